@@ -1,0 +1,45 @@
+# Everything installs into .venv; every target works on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export SKILLSMITH_HOME ?= $(CURDIR)/.skillsmith
+export DAGSTER_HOME ?= $(SKILLSMITH_HOME)/dagster_home
+
+.PHONY: install demo test bench dev skills-db-setup skills-mine retrain stats clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+skills-db-setup: $(STAMP)
+	$(BIN)/skillsmith db-setup
+
+demo: $(STAMP)
+	$(BIN)/skillsmith demo
+
+skills-mine: $(STAMP)
+	$(BIN)/skillsmith mine
+
+retrain: $(STAMP)
+	$(BIN)/skillsmith retrain
+
+stats: $(STAMP)
+	$(BIN)/skillsmith stats
+
+dev: $(STAMP)
+	mkdir -p $(DAGSTER_HOME)
+	$(BIN)/dagster dev -h 127.0.0.1 -p 3000 -w workspace.yaml
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks
+
+clean:
+	rm -rf $(VENV) .skillsmith .pytest_cache .hypothesis

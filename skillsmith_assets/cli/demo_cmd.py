@@ -1,0 +1,35 @@
+import click
+
+
+@click.command("demo")
+@click.option("--events", default=5000, show_default=True, help="How many sample errors to generate.")
+@click.option("--seed", default=7, show_default=True, help="Random seed of the generator.")
+def demo(events, seed):
+    """Load realistic sample errors spread over 30 days into the database, then mine them.
+
+    Earlier sample errors (tagged 'sample') are replaced, so the demo can run again.
+    """
+    import io
+    import json
+    from datetime import datetime, timezone
+
+    from .. import db
+    from ..ingest import ingest_stream
+    from ..sample_data import generate_events
+    from .mine_cmd import run_mining
+
+    target = db.resolve_target()
+    click.echo(f"Database: {target.source}")
+    db.apply_schema(target)
+    now = datetime.now(timezone.utc)
+    lines = []
+    for event in generate_events(events, days=30, seed=seed, now=now):
+        event["tags"] = event["tags"] + ["sample"]
+        event["event_id"] = f"{event['event_id']}-{now:%Y%m%d%H%M%S}"
+        lines.append(json.dumps(event).encode())
+    with db.connection(target) as conn:
+        with conn.cursor() as cur:
+            cur.execute("DELETE FROM agent_errors WHERE tags @> ARRAY['sample']")
+        report = ingest_stream(conn, io.BytesIO(b"\n".join(lines)), "<sample>")
+    click.echo(f"Sample errors: {report.summary()}")
+    run_mining(min_hits=2, top_n=50, target=target)

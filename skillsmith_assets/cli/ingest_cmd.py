@@ -1,0 +1,36 @@
+
+import click
+
+MAX_LISTED = 50
+
+
+@click.command("ingest")
+@click.argument("files", nargs=-1, required=True)
+@click.option("--rejects", type=click.Path(dir_okay=False, writable=True),
+              help="Also write every rejected line's file, number and reason here (JSON lines).")
+def ingest(files, rejects):
+    """Load JSON-lines events from FILES (or - for stdin) into agent_errors.
+
+    Ends with counts: loaded, already present, rejected. Loading a file twice adds nothing.
+    """
+    import json
+
+    from .. import db
+    from ..ingest import ingest_files
+
+    db.apply_schema()
+    try:
+        report = ingest_files(db.connection, files)
+    except FileNotFoundError as exc:
+        raise click.ClickException(f"no such file: {exc.filename}") from None
+    for rejection in report.rejected[:MAX_LISTED]:
+        click.echo(f"{rejection.source}:{rejection.line}: rejected: {rejection.reason}", err=True)
+    if len(report.rejected) > MAX_LISTED:
+        click.echo(f"... and {len(report.rejected) - MAX_LISTED} more rejected lines"
+                   + ("" if rejects else " (use --rejects FILE to keep them all)"), err=True)
+    if rejects:
+        with open(rejects, "w", encoding="utf-8") as handle:
+            for r in report.rejected:
+                handle.write(json.dumps({"source": r.source, "line": r.line, "reason": r.reason}) + "\n")
+    click.echo(report.summary())
+    # Rejected lines are reported, never fatal: the exit status is 0 once the files are loaded.

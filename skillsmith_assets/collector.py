@@ -1,0 +1,86 @@
+"""Store one error event as it happens: the call agents make from their error handlers.
+
+    from skillsmith_assets.collector import ingest_error
+    result = ingest_error({"error": "KeyError: 'partner_id'", "component": "odoo.addons.sale", "tags": ["odoo"]})
+    result["fingerprint"], result["norm_error"], result["kind"], result["id"], result["ts"]
+
+The event is normalized on the spot (the per-event path), so the row is ready
+for mining without waiting for the next normalization run.
+"""
+
+from __future__ import annotations
+
+from . import db
+from .events import parse_event
+from .normalize import normalize_event
+
+_INSERT = """
+INSERT INTO agent_errors (ts, error, component, tags, norm_error, fingerprint, kind, normalizer_version, event_key)
+VALUES (coalesce(%(ts)s, now()), %(error)s, %(component)s, %(tags)s, %(norm)s, %(fp)s, %(kind)s, %(version)s, %(key)s)
+ON CONFLICT (event_key) DO NOTHING
+RETURNING id, ts
+"""
+
+
+def _store(conn, params: dict):
+    with conn.cursor() as cur:
+        cur.execute(_INSERT, params)
+        row = cur.fetchone()
+        if row is None:  # already stored: return the stored row, add nothing
+            cur.execute("SELECT id, ts FROM agent_errors WHERE event_key = %(key)s", params)
+            row = cur.fetchone()
+        return row
+
+
+def ingest_error(event: dict, conn=None) -> dict:
+    """Store ``event`` and return it with ``id``, ``ts``, ``norm_error``, ``kind``, ``fingerprint``.
+
+    Raises ``events.RejectedEvent`` for an invalid event and ``db.DatabaseError``
+    when the database cannot be reached. Pass ``conn`` to reuse a connection
+    (the caller commits); otherwise one is opened and committed here.
+    """
+    parsed = parse_event(event)
+    normalized = normalize_event(parsed.error, parsed.component)
+    params = {
+        "ts": parsed.ts,
+        "error": parsed.error,
+        "component": parsed.component,
+        "tags": parsed.tags,
+        "norm": normalized.norm_error,
+        "fp": normalized.fingerprint,
+        "kind": normalized.kind,
+        "version": normalized.normalizer_version,
+        "key": parsed.key,
+    }
+    if conn is not None:
+        row_id, ts = _store(conn, params)
+    else:
+        with db.connection() as own:
+            ensure_schema(own)
+            row_id, ts = _store(own, params)
+    return {
+        "id": row_id,
+        "ts": ts,
+        "error": parsed.error,
+        "component": parsed.component,
+        "tags": parsed.tags,
+        "norm_error": normalized.norm_error,
+        "kind": normalized.kind,
+        "fingerprint": normalized.fingerprint,
+    }
+
+
+_schema_checked = False
+
+
+def ensure_schema(conn) -> None:
+    """Apply ``sql/`` once per process if the store has no ``agent_errors`` yet."""
+    global _schema_checked
+    if _schema_checked:
+        return
+    with conn.cursor() as cur:
+        cur.execute("SELECT to_regclass('agent_errors') IS NOT NULL AND to_regproc('error_fingerprint') IS NOT NULL")
+        ready = cur.fetchone()[0]
+    if not ready:
+        db.apply_schema()
+    _schema_checked = True

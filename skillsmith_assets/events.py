@@ -1,0 +1,110 @@
+"""What an incoming error event is, and why a line is rejected.
+
+An event is a JSON object: ``error`` (a non-empty string, required), optional
+``component`` (string), ``tags`` (list of strings), ``ts`` (ISO 8601 string or
+epoch seconds/milliseconds) and ``id``/``event_id`` (the source's own id).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from .normalize import strip_nul
+
+
+class RejectedEvent(ValueError):
+    """The event cannot be stored; the message says why."""
+
+
+@dataclass(frozen=True)
+class Event:
+    error: str
+    component: str | None
+    tags: list[str] | None
+    ts: datetime | None  # None: stamped when stored
+    source_id: str | None
+
+    @property
+    def key(self) -> str:
+        """Same event, same key: the source's id if it gave one, else a digest of the content.
+
+        Events without ``ts`` or ``id`` that are otherwise identical share a key.
+        """
+        if self.source_id is not None:
+            material = json.dumps(["id", self.source_id])
+        else:
+            ts = self.ts.isoformat() if self.ts else None
+            material = json.dumps([ts, self.component, self.error, self.tags], ensure_ascii=False)
+        return str(uuid.UUID(hashlib.sha256(material.encode("utf-8")).hexdigest()[:32]))
+
+
+def parse_ts(value) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise RejectedEvent("'ts' must be an ISO 8601 string or epoch seconds, not a boolean")
+    if isinstance(value, (int, float)):
+        seconds = value / 1000.0 if abs(value) > 1e11 else float(value)
+        try:
+            return datetime.fromtimestamp(seconds, tz=timezone.utc)
+        except (OverflowError, OSError, ValueError):
+            raise RejectedEvent(f"'ts' {value!r} is out of range") from None
+    if isinstance(value, str):
+        text = value.strip()
+        if text.endswith(("Z", "z")):
+            text = text[:-1] + "+00:00"
+        try:
+            parsed = datetime.fromisoformat(text)
+        except ValueError:
+            raise RejectedEvent(f"'ts' {value[:40]!r} is not an ISO 8601 timestamp") from None
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    raise RejectedEvent(f"'ts' must be an ISO 8601 string or epoch seconds, not {type(value).__name__}")
+
+
+def parse_event(obj) -> Event:
+    """Validate one decoded JSON value; NUL bytes are replaced visibly (Postgres text cannot hold them)."""
+    if not isinstance(obj, dict):
+        raise RejectedEvent(f"expected a JSON object, got {type(obj).__name__}")
+    error = obj.get("error")
+    if error is None:
+        raise RejectedEvent("no 'error' field")
+    if not isinstance(error, str):
+        raise RejectedEvent(f"'error' must be a string, not {type(error).__name__}")
+    if not error.strip():
+        raise RejectedEvent("'error' is empty")
+    component = obj.get("component")
+    if component is not None and not isinstance(component, str):
+        raise RejectedEvent(f"'component' must be a string, not {type(component).__name__}")
+    tags = obj.get("tags")
+    if tags is not None:
+        if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+            raise RejectedEvent("'tags' must be a list of strings")
+        tags = [strip_nul(t) for t in tags]
+    source_id = obj.get("event_id", obj.get("id"))
+    if source_id is not None and not isinstance(source_id, (str, int)) or isinstance(source_id, bool):
+        raise RejectedEvent("'id' must be a string or an integer")
+    return Event(
+        error=strip_nul(error),
+        component=strip_nul(component) if component is not None else None,
+        tags=tags,
+        ts=parse_ts(obj.get("ts")),
+        source_id=strip_nul(str(source_id)) if source_id is not None else None,
+    )
+
+
+def parse_line(line: bytes | str) -> Event:
+    """One JSON-lines line to an Event, or RejectedEvent saying what is wrong with it."""
+    if isinstance(line, bytes):
+        try:
+            line = line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise RejectedEvent(f"not UTF-8 (byte {exc.start})") from None
+    try:
+        obj = json.loads(line)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise RejectedEvent(f"not JSON: {getattr(exc, 'msg', 'too deeply nested')}") from None
+    return parse_event(obj)

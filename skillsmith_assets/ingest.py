@@ -1,0 +1,148 @@
+"""Bulk load of JSON-lines events into ``agent_errors`` through COPY.
+
+Each file loads in one transaction: a crash leaves none of it behind, and
+re-loading adds nothing (rows are keyed by ``events.Event.key``). A bad line is
+reported with its number and skipped; the rest of the file goes on.
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import BinaryIO, Callable, Iterable
+
+from .events import Event, RejectedEvent, parse_line
+
+CHUNK_ROWS = 20_000
+
+_STAGING = """
+CREATE TEMP TABLE IF NOT EXISTS skillsmith_ingest_staging (
+    ts timestamptz, error text, component text, tags text[], event_key uuid
+) ON COMMIT DELETE ROWS
+"""
+
+_MERGE = """
+INSERT INTO agent_errors (ts, error, component, tags, event_key)
+SELECT coalesce(ts, now()), error, component, tags, event_key FROM skillsmith_ingest_staging
+ON CONFLICT (event_key) DO NOTHING
+"""
+
+
+@dataclass
+class Rejection:
+    source: str
+    line: int
+    reason: str
+
+
+@dataclass
+class IngestReport:
+    loaded: int = 0
+    duplicates: int = 0
+    rejected: list[Rejection] = field(default_factory=list)
+
+    def add(self, other: "IngestReport") -> None:
+        self.loaded += other.loaded
+        self.duplicates += other.duplicates
+        self.rejected.extend(other.rejected)
+
+    def summary(self) -> str:
+        return f"loaded {self.loaded}, already present {self.duplicates}, rejected {len(self.rejected)}"
+
+
+def _copy_text(value: str) -> str:
+    """Escape a value for COPY's text format."""
+    return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+
+
+def _array_literal(tags: list[str]) -> str:
+    return "{" + ",".join('"' + t.replace("\\", "\\\\").replace('"', '\\"') + '"' for t in tags) + "}"
+
+
+def copy_row(event: Event) -> str:
+    ts = event.ts.isoformat() if event.ts else "\\N"
+    component = _copy_text(event.component) if event.component is not None else "\\N"
+    tags = _copy_text(_array_literal(event.tags)) if event.tags is not None else "\\N"
+    return f"{ts}\t{_copy_text(event.error)}\t{component}\t{tags}\t{event.key}\n"
+
+
+def _flush(cur, rows: list[str]) -> tuple[int, int]:
+    if not rows:
+        return 0, 0
+    cur.copy_expert(
+        "COPY skillsmith_ingest_staging (ts, error, component, tags, event_key) FROM STDIN",
+        io.StringIO("".join(rows)),
+    )
+    cur.execute(_MERGE)
+    inserted = cur.rowcount
+    cur.execute("TRUNCATE skillsmith_ingest_staging")
+    return inserted, len(rows) - inserted
+
+
+def ingest_stream(conn, stream: BinaryIO, source: str, progress: Callable[[int], None] | None = None) -> IngestReport:
+    """Load one JSON-lines stream in one transaction (the caller's connection commits)."""
+    report = IngestReport()
+    rows: list[str] = []
+    with conn.cursor() as cur:
+        cur.execute(_STAGING)
+        cur.execute("TRUNCATE skillsmith_ingest_staging")
+        for number, line in enumerate(stream, start=1):
+            if not line.strip():
+                continue
+            try:
+                rows.append(copy_row(parse_line(line)))
+            except RejectedEvent as exc:
+                report.rejected.append(Rejection(source, number, str(exc)))
+                continue
+            if len(rows) >= CHUNK_ROWS:
+                loaded, dup = _flush(cur, rows)
+                report.loaded += loaded
+                report.duplicates += dup
+                rows = []
+                if progress:
+                    progress(number)
+        loaded, dup = _flush(cur, rows)
+        report.loaded += loaded
+        report.duplicates += dup
+    return report
+
+
+class TerminalProgress:
+    """Line counts on stderr, at most twice a second, only on a terminal."""
+
+    def __init__(self, source: str, stream=sys.stderr):
+        self.source = source
+        self.stream = stream
+        self.enabled = stream.isatty()
+        self.last = 0.0
+
+    def __call__(self, lines: int) -> None:
+        now = time.monotonic()
+        if self.enabled and now - self.last >= 0.5:
+            self.stream.write(f"\r{self.source}: {lines:,} lines read")
+            self.stream.flush()
+            self.last = now
+
+    def done(self) -> None:
+        if self.enabled and self.last:
+            self.stream.write("\r\033[K")
+            self.stream.flush()
+
+
+def ingest_files(conn_factory, paths: Iterable[str], stdin: BinaryIO | None = None, show_progress: bool = True) -> IngestReport:
+    """Load each path (``-`` for stdin) in its own transaction."""
+    total = IngestReport()
+    for path in paths:
+        progress = TerminalProgress(path) if show_progress else None
+        with conn_factory() as conn:
+            if path == "-":
+                report = ingest_stream(conn, stdin or sys.stdin.buffer, "<stdin>", progress)
+            else:
+                with open(path, "rb") as handle:
+                    report = ingest_stream(conn, handle, path, progress)
+        if progress:
+            progress.done()
+        total.add(report)
+    return total

@@ -1,0 +1,78 @@
+"""Renders the rule table as the SQL functions in ``sql/020_normalize_functions.sql``.
+
+The file is generated so the SQL and Python engines cannot drift apart; a test
+fails when the committed file differs from what this module renders. Regenerate
+with ``python -m skillsmith_assets.sql_functions > sql/020_normalize_functions.sql``.
+"""
+
+from __future__ import annotations
+
+from . import normalize_rules as rules
+
+
+def sql_literal(text: str) -> str:
+    """A standard-conforming SQL string literal (backslashes are literal)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _step_sql(step) -> str:
+    if isinstance(step, rules.Mask):
+        return (
+            f"  -- {step.name}\n"
+            f"  s := regexp_replace(s, {sql_literal(step.pattern)}, {sql_literal(step.replacement)}, 'g');"
+        )
+    if isinstance(step, rules.Clip):
+        return (
+            f"  -- keep head and tail of huge messages\n"
+            f"  IF length(s) > {step.head + step.tail} THEN\n"
+            f"    s := left(s, {step.head}) || E'\\n' || right(s, {step.tail});\n"
+            f"  END IF;"
+        )
+    return f"  s := left(s, {step.length});"
+
+
+def render() -> str:
+    body = "\n".join(_step_sql(step) for step in rules.STEPS)
+    return f"""-- GENERATED from skillsmith_assets/normalize_rules.py (rules version {rules.RULES_VERSION}).
+-- Do not edit: run `python -m skillsmith_assets.sql_functions > sql/020_normalize_functions.sql`.
+-- These functions return exactly what skillsmith_assets/normalize.py returns.
+SET standard_conforming_strings = on;
+
+CREATE OR REPLACE FUNCTION normalize_error_message(msg text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $fn$
+DECLARE
+  s text := msg;
+BEGIN
+{body}
+  RETURN s;
+END
+$fn$;
+
+CREATE OR REPLACE FUNCTION error_kind(norm_msg text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$
+  SELECT coalesce((regexp_match(coalesce(norm_msg, ''), {sql_literal(rules.KIND_PATTERN)}))[1],
+                  {sql_literal(rules.KIND_DEFAULT)})
+$fn$;
+
+CREATE OR REPLACE FUNCTION error_fingerprint_normalized(kind text, component text, norm_msg text) RETURNS uuid
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$
+  SELECT substr(encode(sha256(convert_to(
+           length('v{rules.RULES_VERSION}') || ':' || 'v{rules.RULES_VERSION}'
+           || length(coalesce(kind, '')) || ':' || coalesce(kind, '')
+           || length(coalesce(component, '')) || ':' || coalesce(component, '')
+           || length(coalesce(norm_msg, '')) || ':' || coalesce(norm_msg, ''),
+         'UTF8')), 'hex'), 1, 32)::uuid
+$fn$;
+
+CREATE OR REPLACE FUNCTION error_fingerprint(kind text, component text, msg text) RETURNS uuid
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$
+  SELECT error_fingerprint_normalized(kind, component, normalize_error_message(coalesce(msg, '')))
+$fn$;
+
+CREATE OR REPLACE FUNCTION normalizer_version() RETURNS integer
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$ SELECT {rules.RULES_VERSION} $fn$;
+"""
+
+
+if __name__ == "__main__":
+    print(render(), end="")
