@@ -1,0 +1,41 @@
+"""Where the project's files live: skills, proposals, rejections, autopatches, templates.
+
+``SKILLSMITH_PROJECT_DIR`` (default: the working directory) is the repository the
+skills are committed to; tests point it at a temporary copy.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def project_dir() -> Path:
+    return Path(os.environ.get("SKILLSMITH_PROJECT_DIR") or Path.cwd()).resolve()
+
+
+def skills_dir() -> Path:
+    """Approved (deployed) skills: ``skills/*.yaml``."""
+    return project_dir() / "skills"
+
+
+def proposed_dir() -> Path:
+    """Proposals awaiting review: ``skills/proposed/*.yaml``."""
+    return skills_dir() / "proposed"
+
+
+def rejected_dir() -> Path:
+    """Rejected proposals, kept so their patterns are never proposed again."""
+    return skills_dir() / "rejected"
+
+
+def autopatches_dir() -> Path:
+    return project_dir() / "autopatches"
+
+
+def templates_dir() -> Path:
+    """Jinja2 templates for skill files: the project's own ``templates/`` overrides the packaged ones."""
+    custom = project_dir() / "templates"
+    return custom if (custom / "guardrail.yaml.j2").exists() else PACKAGE_DIR / "templates"
