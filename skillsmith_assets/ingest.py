@@ -52,7 +52,7 @@ class IngestReport:
         return f"loaded {self.loaded}, already present {self.duplicates}, rejected {len(self.rejected)}"
 
 
-def _copy_text(value: str) -> str:
+def copy_text(value: str) -> str:
     """Escape a value for COPY's text format."""
     return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
 
@@ -63,9 +63,9 @@ def _array_literal(tags: list[str]) -> str:
 
 def copy_row(event: Event) -> str:
     ts = event.ts.isoformat() if event.ts else "\\N"
-    component = _copy_text(event.component) if event.component is not None else "\\N"
-    tags = _copy_text(_array_literal(event.tags)) if event.tags is not None else "\\N"
-    return f"{ts}\t{_copy_text(event.error)}\t{component}\t{tags}\t{event.key}\n"
+    component = copy_text(event.component) if event.component is not None else "\\N"
+    tags = copy_text(_array_literal(event.tags)) if event.tags is not None else "\\N"
+    return f"{ts}\t{copy_text(event.error)}\t{component}\t{tags}\t{event.key}\n"
 
 
 def _flush(cur, rows: list[str]) -> tuple[int, int]:

@@ -12,9 +12,15 @@ from datetime import date, datetime, timedelta, timezone
 
 from .normalize_rules import RULES_VERSION
 
-# Placeholders a pattern's norm_msg may hold; impact weights as in the seed.
+# Impact weights, as in the seed.
 IMPACT_WEIGHT_7D = 0.7
 IMPACT_WEIGHT_30D = 0.3
+
+
+def serialize_mining(conn) -> None:
+    """Hold the mining lock until the transaction ends: two runs never rewrite the rollups at once."""
+    with conn.cursor() as cur:
+        cur.execute("SELECT pg_advisory_xact_lock(hashtext('skillsmith-mining'))")
 
 
 def day_bounds(day: date) -> tuple[datetime, datetime]:
@@ -76,7 +82,7 @@ def refresh_signatures(conn, as_of: datetime) -> int:
         cur.execute(
             """
             INSERT INTO error_signatures (fp, component, kind, norm_msg, hits_30d, hits_7d, tags,
-                                          first_seen, last_seen, trend, pattern, pattern_size, as_of)
+                                          first_seen, last_seen, trend, pattern, pattern_size, pattern_template, as_of)
             SELECT fp, min(component), min(kind), min(norm_msg),
                    sum(hits), coalesce(sum(hits) FILTER (WHERE day > %(d7)s), 0),
                    coalesce((SELECT array_agg(DISTINCT t ORDER BY t)
@@ -85,7 +91,7 @@ def refresh_signatures(conn, as_of: datetime) -> int:
                    min(first_seen), max(last_seen),
                    round((coalesce(sum(hits) FILTER (WHERE day > %(d7)s), 0) * 30.0 / 7.0
                           / greatest(sum(hits), 1))::numeric, 3),
-                   fp::text, 1, %(as_of)s
+                   fp::text, 1, min(norm_msg), %(as_of)s
               FROM error_daily_counts c
              WHERE day > %(d30)s AND day <= %(today)s
              GROUP BY fp
@@ -93,6 +99,38 @@ def refresh_signatures(conn, as_of: datetime) -> int:
             {"d7": today - timedelta(days=7), "d30": today - timedelta(days=30), "today": today, "as_of": as_of},
         )
         return cur.rowcount
+
+
+def signature_rows(conn) -> list[tuple[str, str, str | None, str, int]]:
+    """(fp, kind, component, norm_msg, hits_30d) of every signature, in a stable order."""
+    with conn.cursor() as cur:
+        cur.execute("SELECT fp::text, kind, component, norm_msg, hits_30d FROM error_signatures ORDER BY fp")
+        return cur.fetchall()
+
+
+def assign_patterns(conn, assignments: list[tuple[str, str, str]]) -> None:
+    """Store (fp, pattern id, pattern template) for each signature, with the pattern sizes."""
+    import io
+
+    from .ingest import copy_text
+
+    with conn.cursor() as cur:
+        cur.execute("CREATE TEMP TABLE IF NOT EXISTS skillsmith_patterns (fp uuid, pattern text, template text) "
+                    "ON COMMIT DROP")
+        buffer = io.StringIO()
+        for fp, pattern, template in assignments:
+            buffer.write(f"{fp}\t{copy_text(pattern)}\t{copy_text(template)}\n")
+        buffer.seek(0)
+        cur.copy_expert("COPY skillsmith_patterns (fp, pattern, template) FROM STDIN", buffer)
+        cur.execute(
+            """UPDATE error_signatures s SET pattern = p.pattern, pattern_template = p.template,
+                      pattern_size = sizes.n
+                 FROM skillsmith_patterns p
+                 JOIN (SELECT pattern, count(*) AS n FROM skillsmith_patterns GROUP BY pattern) sizes
+                   ON sizes.pattern = p.pattern
+                WHERE s.fp = p.fp"""
+        )
+        cur.execute("DROP TABLE skillsmith_patterns")
 
 
 @dataclass(frozen=True)
@@ -103,31 +141,92 @@ class CandidateRules:
     weight_30d: float = IMPACT_WEIGHT_30D
 
 
-def refresh_candidates(conn, rules: CandidateRules = CandidateRules(), exclude_patterns: tuple[str, ...] = ()) -> int:
-    """Rank signatures by impact into error_candidates, minus patterns already covered."""
+def refresh_candidates(conn, rules: CandidateRules = CandidateRules(),
+                       covered_fingerprints: tuple[str, ...] = (), covered_patterns: tuple[str, ...] = ()) -> int:
+    """Rank patterns by impact into error_candidates, minus patterns a skill already covers.
+
+    A pattern is covered when its id, or any of its fingerprints, belongs to a skill
+    (approved, proposed or rejected).
+    """
     with conn.cursor() as cur:
         cur.execute("DELETE FROM error_candidates")
         cur.execute(
             """
+            WITH covered AS (
+                SELECT DISTINCT coalesce(pattern, fp::text) AS pattern FROM error_signatures
+                 WHERE fp::text = ANY(%(fps)s) OR pattern = ANY(%(patterns)s)
+            ), keyed AS (
+                SELECT s.*, coalesce(s.pattern, s.fp::text) AS pkey FROM error_signatures s
+            ), patterns AS (
+                SELECT s.pkey AS pattern,
+                       (array_agg(s.fp ORDER BY s.hits_30d DESC, s.fp))[1] AS fp,
+                       min(s.component) AS component, min(s.kind) AS kind,
+                       min(coalesce(s.pattern_template, s.norm_msg)) AS norm_msg,
+                       sum(s.hits_30d) AS hits_30d, sum(s.hits_7d) AS hits_7d,
+                       coalesce((SELECT array_agg(DISTINCT t ORDER BY t)
+                                   FROM keyed s2, unnest(s2.tags) t WHERE s2.pkey = s.pkey), '{}') AS tags,
+                       min(s.first_seen) AS first_seen, max(s.last_seen) AS last_seen,
+                       count(*) AS pattern_size, max(s.as_of) AS as_of
+                  FROM keyed s
+                 WHERE s.pkey NOT IN (SELECT pattern FROM covered)
+                 GROUP BY s.pkey
+            ), ranked AS (
+                SELECT p.*, round((hits_7d * %(w7)s + hits_30d * %(w30)s)::numeric, 2)::float8 AS impact,
+                       row_number() OVER (ORDER BY hits_7d * %(w7)s + hits_30d * %(w30)s DESC, fp) AS rnk
+                  FROM patterns p WHERE hits_7d >= %(min_hits)s
+            )
             INSERT INTO error_candidates (fp, component, kind, norm_msg, hits_30d, hits_7d, tags, impact_score,
                                           rank, first_seen, last_seen, pattern, pattern_size, as_of)
             SELECT fp, component, kind, norm_msg, hits_30d, hits_7d, tags, impact, rnk,
                    first_seen, last_seen, pattern, pattern_size, as_of
-              FROM (SELECT s.*, round((hits_7d * %(w7)s + hits_30d * %(w30)s)::numeric, 2)::float8 AS impact,
-                           row_number() OVER (ORDER BY hits_7d * %(w7)s + hits_30d * %(w30)s DESC, fp) AS rnk
-                      FROM error_signatures s
-                     WHERE hits_7d >= %(min_hits)s AND NOT (pattern = ANY(%(excluded)s))) ranked
-             WHERE rnk <= %(top_n)s
+              FROM ranked WHERE rnk <= %(top_n)s
             """,
             {
                 "w7": rules.weight_7d,
                 "w30": rules.weight_30d,
                 "min_hits": rules.min_hits,
                 "top_n": rules.top_n,
-                "excluded": list(exclude_patterns),
+                "fps": list(covered_fingerprints),
+                "patterns": list(covered_patterns),
             },
         )
         return cur.rowcount
+
+
+def candidate_evidence(conn, max_samples: int = 3, max_fingerprints: int = 50) -> list[dict]:
+    """Each candidate with its pattern's samples and fingerprints, by rank."""
+    with conn.cursor() as cur:
+        cur.execute(
+            """
+            SELECT c.fp::text, c.component, c.kind, c.norm_msg, c.hits_7d, c.hits_30d, c.impact_score,
+                   c.first_seen, c.last_seen, c.pattern, c.pattern_size,
+                   (SELECT array_agg(norm_msg ORDER BY hits_30d DESC, fp) FROM (
+                        SELECT DISTINCT ON (norm_msg) norm_msg, hits_30d, fp FROM error_signatures s
+                         WHERE coalesce(s.pattern, s.fp::text) = c.pattern ORDER BY norm_msg, hits_30d DESC) d
+                   ) AS samples,
+                   (SELECT array_agg(fp::text ORDER BY hits_30d DESC, fp) FROM error_signatures s
+                     WHERE coalesce(s.pattern, s.fp::text) = c.pattern) AS fingerprints
+              FROM error_candidates c ORDER BY c.rank
+            """
+        )
+        cols = [col.name for col in cur.description]
+        rows = [dict(zip(cols, row)) for row in cur.fetchall()]
+    for row in rows:
+        row["samples"] = (row["samples"] or [])[:max_samples]
+        row["fingerprints"] = (row["fingerprints"] or [])[:max_fingerprints]
+    return rows
+
+
+def other_pattern_samples(conn, component: str | None, pattern: str, limit: int = 2000) -> list[str]:
+    """Normalized messages of other patterns in the same component: a regex must not match them."""
+    with conn.cursor() as cur:
+        cur.execute(
+            """SELECT norm_msg FROM error_signatures
+                WHERE component IS NOT DISTINCT FROM %s AND coalesce(pattern, fp::text) <> %s
+                ORDER BY hits_30d DESC, fp LIMIT %s""",
+            (component, pattern, limit),
+        )
+        return [row[0] for row in cur.fetchall()]
 
 
 def days_with_events(conn, start: datetime, end: datetime) -> list[date]:

@@ -28,12 +28,20 @@ CREATE TABLE IF NOT EXISTS error_signatures (
     last_seen    timestamptz,
     -- hits in the last 7 days over the 7-day share of the 30-day hits: > 1 rising, < 1 fading
     trend        double precision,
-    -- the merged pattern this fingerprint belongs to (pattern merging), and its size
+    -- the merged pattern this fingerprint belongs to (pattern merging), its text and size
     pattern      text,
     pattern_size integer,
+    pattern_template text,
     as_of        timestamptz NOT NULL DEFAULT now()
 );
 
+-- Stores made before pattern merging.
+ALTER TABLE error_signatures ADD COLUMN IF NOT EXISTS pattern_template text;
+
+CREATE INDEX IF NOT EXISTS error_signatures_pattern_idx ON error_signatures (pattern);
+
+-- One row per pattern: fp is its most frequent fingerprint, norm_msg its text
+-- (<*> where the merged messages differ), hits the sum over its fingerprints.
 CREATE TABLE IF NOT EXISTS error_candidates (
     fp           uuid PRIMARY KEY,
     component    text,

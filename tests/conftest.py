@@ -22,9 +22,22 @@ def with_database(url: str, name: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
 
 
+def server_dir(prefix: str) -> Path:
+    """A directory the embedded server's own system user can reach.
+
+    Not under pytest's tmp tree: each pytest session resets /tmp/pytest-of-<user> to
+    mode 0700, which would lock the server out of a data directory placed there.
+    """
+    import tempfile
+
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    path.chmod(0o755)
+    return path
+
+
 @pytest.fixture(scope="session")
-def pg_admin_url(tmp_path_factory):
-    """A server URL with rights to create databases; started once per session."""
+def pg_admin_url():
+    """A server URL with rights to create databases; started once per session, deleted after."""
     url = os.environ.get("SKILLSMITH_TEST_ADMIN_URL")
     if url:
         return url
@@ -33,7 +46,7 @@ def pg_admin_url(tmp_path_factory):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         import pgserver
-    server = pgserver.get_server(tmp_path_factory.mktemp("pg") / "data")
+    server = pgserver.get_server(server_dir("skillsmith-test-pg-") / "data", cleanup_mode="delete")
     return server.get_uri()
 
 

@@ -190,7 +190,10 @@ def test_embedded_server_is_shared_by_processes(tmp_path):
     import subprocess
     import sys
 
-    env = {"SKILLSMITH_HOME": str(tmp_path / "home"), "SKILLSMITH_DATABASE_URL": ""}
+    from conftest import server_dir
+
+    home = server_dir("skillsmith-test-home-")
+    env = {"SKILLSMITH_HOME": str(home), "SKILLSMITH_DATABASE_URL": ""}
     first = run_cli("db-setup", env=env)
     assert first.returncode == 0, first.stderr
     assert "embedded PostgreSQL" in first.stdout
@@ -200,6 +203,9 @@ def test_embedded_server_is_shared_by_processes(tmp_path):
     procs = [subprocess.Popen([exe, "ingest", "-"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, env={**os.environ, **env}, text=True) for _ in range(3)]
     outs = [p.communicate(json.dumps({"error": f"E{i}", "id": i}) + "\n", timeout=120) for i, p in enumerate(procs)]
+    import shutil
+
+    shutil.rmtree(home, ignore_errors=True)  # the server stopped with its last process
     assert all(p.returncode == 0 for p in procs), outs
     assert all("loaded 1" in out for out, _ in outs), outs
 
@@ -332,7 +338,7 @@ def test_normalize_does_not_import_database_or_dagster():
 # --- sample data ---------------------------------------------------------------------------
 
 def test_sample_data_is_ranked_into_candidates(database, conn):
-    from skillsmith_assets.cli.mine_cmd import run_mining
+    from skillsmith_assets import rollup
     from skillsmith_assets.sample_data import generate_events
 
     now = datetime.now(timezone.utc)
@@ -343,7 +349,12 @@ def test_sample_data_is_ranked_into_candidates(database, conn):
     for event in events[-600:]:  # the newest: the 7-day window
         ingest_error(event, conn=conn)
     conn.commit()
-    run_mining(min_hits=2, top_n=10, target=database)
+    rollup.normalize_rows(conn, now - timedelta(days=31), now + timedelta(days=1))
+    for day in rollup.days_with_events(conn, now - timedelta(days=31), now + timedelta(days=1)):
+        rollup.count_day(conn, day)
+    rollup.refresh_signatures(conn, now)
+    rollup.refresh_candidates(conn, rollup.CandidateRules(min_hits=2, top_n=10))
+    conn.commit()
     with conn.cursor() as cur:
         cur.execute("SELECT count(*), bool_and(impact_score = round((hits_7d*0.7 + hits_30d*0.3)::numeric, 2)), "
                     "min(hits_7d) FROM error_candidates")

@@ -32,4 +32,6 @@ def demo(events, seed):
             cur.execute("DELETE FROM agent_errors WHERE tags @> ARRAY['sample']")
         report = ingest_stream(conn, io.BytesIO(b"\n".join(lines)), "<sample>")
     click.echo(f"Sample errors: {report.summary()}")
-    run_mining(min_hits=2, top_n=50, target=target)
+    if not run_mining(min_hits=2, top_n=50):
+        raise SystemExit(1)
+    click.echo("Review them there, or in the Dagster UI: `make dev`, then http://127.0.0.1:3000.")

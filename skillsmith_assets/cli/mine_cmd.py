@@ -1,28 +1,68 @@
 import click
 
 
-def run_mining(min_hits: int, top_n: int, target=None) -> None:
-    """Normalize what is new, roll up the 30-day window, rank and print candidates."""
+def dagster_instance():
+    """The instance the UI shows: DAGSTER_HOME, else $SKILLSMITH_HOME/dagster_home."""
+    import os
+
+    import dagster as dg
+
+    from ..db import skillsmith_home
+
+    if not os.environ.get("DAGSTER_HOME"):
+        home = skillsmith_home() / "dagster_home"
+        home.mkdir(parents=True, exist_ok=True)
+        os.environ["DAGSTER_HOME"] = str(home)
+    return dg.DagsterInstance.get()
+
+
+def run_mining(min_hits: int, top_n: int, days: int = 30) -> bool:
+    """Materialize the whole graph in-process for the last ``days`` days; print what it proposed."""
     from datetime import datetime, timedelta, timezone
 
+    import dagster as dg
+
     from .. import db, rollup
+    from ..defs import mining
+    from ..paths import proposed_dir
     from .output import CANDIDATE_COLUMNS, table
 
-    as_of = datetime.now(timezone.utc)
-    start = as_of - timedelta(days=30)
-    with db.connection(target) as conn:
-        normalized = rollup.normalize_rows(conn, start, as_of + timedelta(days=1))
-        for day in rollup.days_with_events(conn, start, as_of + timedelta(days=1)):
-            rollup.count_day(conn, day)
-        signatures = rollup.refresh_signatures(conn, as_of)
-        rollup.refresh_candidates(conn, rollup.CandidateRules(min_hits=min_hits, top_n=top_n))
+    today = datetime.now(timezone.utc).date()
+    first = max(today - timedelta(days=days), mining.daily_partitions.start.date())
+    result = dg.materialize(
+        mining.MINING_ASSETS,
+        instance=dagster_instance(),
+        resources={"error_store": mining.ErrorStore()},
+        tags=mining.window_tags(first.isoformat(), today.isoformat()),
+        run_config={"ops": {"error_candidates": {"config": {"min_hits": min_hits, "top_n": top_n}}}},
+        raise_on_error=False,
+    )
+    if not result.success:
+        for event in result.all_events:
+            if event.is_step_failure:
+                error = event.step_failure_data.error
+                click.echo(f"Mining failed in {event.step_key}: {error.message.strip() if error else 'unknown error'}",
+                           err=True)
+        return False
+    metadata = {}
+    for event in result.get_asset_materialization_events():
+        mat = event.event_specific_data.materialization
+        metadata[mat.asset_key.to_user_string()] = {k: v.value for k, v in mat.metadata.items()}
+    proposals = metadata.get("skill_proposals", {})
+    with db.connection() as conn:
         top = rollup.top_candidates(conn, limit=top_n)
-    click.echo(f"Normalized {normalized} new errors; {signatures} signatures in the last 30 days.")
-    if not top:
-        click.echo(f"No candidates: no signature has {min_hits}+ hits in the last 7 days.")
-        return
-    click.echo(f"\nTop candidates by impact (hits_7d*0.7 + hits_30d*0.3):\n")
-    click.echo(table(top[:15], CANDIDATE_COLUMNS))
+    click.echo(f"Mined {first} .. {today} (run {result.run_id[:8]}): "
+               f"{metadata.get('error_signatures', {}).get('signatures', 0)} signatures, "
+               f"{metadata.get('error_signatures', {}).get('patterns', 0)} patterns, "
+               f"{metadata.get('error_candidates', {}).get('candidates', 0)} new candidates.")
+    if top:
+        click.echo("\nNew candidates by impact (hits_7d*0.7 + hits_30d*0.3):\n")
+        click.echo(table(top[:15], CANDIDATE_COLUMNS))
+    else:
+        click.echo(f"No new candidates: every pattern with {min_hits}+ hits in 7 days is already covered by a skill.")
+    click.echo(f"\nProposals: {proposals.get('written', 0)} written, {proposals.get('unchanged', 0)} unchanged, "
+               f"{proposals.get('skipped', 0)} skipped, in {proposed_dir()}")
+    return True
 
 
 @click.command("mine")
@@ -30,9 +70,12 @@ def run_mining(min_hits: int, top_n: int, target=None) -> None:
               help="Minimum hits in the last 7 days for a candidate.")
 @click.option("--top", "top_n", default=50, show_default=True, type=click.IntRange(min=1),
               help="How many candidates to keep.")
-def mine(min_hits, top_n):
-    """Mine the error store: normalize, roll up, rank, and print the candidates."""
-    from .. import db
+@click.option("--days", default=30, show_default=True, type=click.IntRange(min=1, max=400),
+              help="How many past days of partitions to (re)load and normalize.")
+def mine(min_hits, top_n, days):
+    """Materialize the asset graph (raw_errors → … → skill_proposals) on the Dagster instance
+    the UI shows, and print what it proposed."""
+    import sys
 
-    db.apply_schema()
-    run_mining(min_hits, top_n)
+    if not run_mining(min_hits, top_n, days):
+        sys.exit(1)

@@ -1,0 +1,102 @@
+"""The mining steps, one function per asset, free of Dagster.
+
+Each takes a DB-API connection (the caller commits) and returns the numbers
+the asset reports. The Dagster assets in ``defs/mining.py`` only wire these.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+from . import rollup
+from .classification import load_classifier
+from .inbox import load_day
+from .proposals import Candidate, ProposalReport, existing_coverage, write_proposals
+
+
+def days_between(start: datetime, end: datetime) -> list[date]:
+    """The UTC days of [start, end)."""
+    first, last = start.date(), (end - timedelta(microseconds=1)).date()
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+@dataclass
+class RawReport:
+    events: int = 0  # rows of agent_errors in the window
+    loaded: int = 0
+    duplicates: int = 0
+    rejected: list[str] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+
+
+def load_raw(conn, start: datetime, end: datetime, inbox: Path | None) -> RawReport:
+    """Load the window's archived files (if an inbox is set), then count the window's events."""
+    report = RawReport()
+    if inbox is not None:
+        for day in days_between(start, end):
+            ingest_report, names = load_day(conn, inbox, day)
+            report.loaded += ingest_report.loaded
+            report.duplicates += ingest_report.duplicates
+            report.rejected += [f"{r.source}:{r.line}: {r.reason}" for r in ingest_report.rejected]
+            report.files += names
+    with conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM agent_errors WHERE ts >= %s AND ts < %s", (start, end))
+        report.events = cur.fetchone()[0]
+    return report
+
+
+def normalize_window(conn, start: datetime, end: datetime) -> tuple[int, int]:
+    """Normalize what is missing or stale, then rewrite each day's counts; (rows normalized, fingerprints)."""
+    normalized = rollup.normalize_rows(conn, start, end)
+    fingerprints = sum(rollup.count_day(conn, day) for day in days_between(start, end))
+    return normalized, fingerprints
+
+
+def unnormalized_rows(conn, start: datetime, end: datetime) -> int:
+    with conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM agent_errors WHERE ts >= %s AND ts < %s AND fingerprint IS NULL",
+                    (start, end))
+        return cur.fetchone()[0]
+
+
+def build_signatures(conn, as_of: datetime) -> tuple[int, int]:
+    """Roll up 30 days of counts, then merge fingerprints into patterns; (signatures, patterns)."""
+    from .grouping import merge_patterns
+
+    rollup.serialize_mining(conn)
+    count = rollup.refresh_signatures(conn, as_of)
+    rows = rollup.signature_rows(conn)
+    patterns = merge_patterns([(kind, component, norm) for _, kind, component, norm, _ in rows],
+                              weights=[hits for *_, hits in rows])
+    rollup.assign_patterns(conn, [(row[0], p.id, p.template) for row, p in zip(rows, patterns)])
+    return count, len({p.id for p in patterns})
+
+
+def build_candidates(conn, rules: rollup.CandidateRules) -> tuple[int, list[str]]:
+    """Rank patterns not yet covered by a skill; (candidates, unreadable skill files)."""
+    rollup.serialize_mining(conn)
+    coverage = existing_coverage()
+    count = rollup.refresh_candidates(conn, rules, tuple(coverage.fingerprints), tuple(coverage.patterns))
+    return count, coverage.unreadable
+
+
+def _iso(value) -> str:
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+
+def build_proposals(conn) -> ProposalReport:
+    """Write a proposal file for each candidate (unchanged files are left alone)."""
+    rollup.serialize_mining(conn)
+    classifier = load_classifier()
+    candidates, others = [], {}
+    for row in rollup.candidate_evidence(conn):
+        candidates.append(Candidate(
+            fp=row["fp"], component=row["component"], kind=row["kind"], template=row["norm_msg"],
+            hits_7d=row["hits_7d"], hits_30d=row["hits_30d"], impact_score=row["impact_score"],
+            first_seen=_iso(row["first_seen"]), last_seen=_iso(row["last_seen"]), pattern=row["pattern"],
+            pattern_size=row["pattern_size"], samples=tuple(row["samples"]), fingerprints=tuple(row["fingerprints"]),
+        ))
+        others[row["pattern"]] = rollup.other_pattern_samples(conn, row["component"], row["pattern"])
+    return write_proposals(candidates, classifier, others)

@@ -1,0 +1,195 @@
+"""Candidates become proposal files: rendered, parsed back, validated, written atomically.
+
+Generated files are data: every value goes through the ``yaml`` filter (a YAML
+scalar or flow sequence that round-trips exactly), the rendered text is parsed
+back and must equal what was meant and pass the skill schema, and a file is
+replaced with ``os.replace`` only when its content changes.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jinja2
+import yaml
+
+from . import paths
+from .classification import Classifier
+from .skill_model import autopatch_relpath, load_skill_file, skill_id, validate_skill
+from .skill_regex import build_message_regex
+
+MAX_SAMPLES = 3
+MAX_FINGERPRINTS = 50
+
+
+@dataclass(frozen=True)
+class Candidate:
+    fp: str
+    component: str | None
+    kind: str
+    template: str  # the pattern's normalized text (<*> where members differ)
+    hits_7d: int
+    hits_30d: int
+    impact_score: float
+    first_seen: str
+    last_seen: str
+    pattern: str
+    pattern_size: int
+    samples: tuple[str, ...]  # normalized member messages
+    fingerprints: tuple[str, ...]
+
+
+def yaml_value(value) -> str:
+    """One value as inline YAML that parses back to exactly ``value`` (strings always double-quoted)."""
+    if isinstance(value, str):
+        text = yaml.safe_dump(value, default_style='"', allow_unicode=True, width=float("inf"))
+    else:
+        text = yaml.safe_dump(value, default_flow_style=True, allow_unicode=True, width=float("inf"))
+    text = text.rstrip("\n")
+    if text.endswith("\n..."):
+        text = text[:-4].rstrip("\n")
+    if "\n" in text:
+        raise ValueError("a value did not fit on one line")
+    return text
+
+
+def template_environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(paths.templates_dir())),
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+        keep_trailing_newline=True,
+    )
+    env.filters["yaml"] = yaml_value
+    return env
+
+
+def skill_values(candidate: Candidate, kind: str, message_regex: str) -> dict:
+    sid = skill_id(kind, candidate.fp)
+    where = candidate.component or "any component"
+    name = f"{candidate.kind} in {where}"
+    return {
+        "id": sid,
+        "name": name,
+        "component": candidate.component,
+        "message_regex": message_regex,
+        "fingerprint": candidate.fp,
+        "message": f"Prevented: {name}",
+        "script": autopatch_relpath(sid),
+        "hits_7d": int(candidate.hits_7d),
+        "hits_30d": int(candidate.hits_30d),
+        "impact_score": float(candidate.impact_score),
+        "first_seen": candidate.first_seen,
+        "last_seen": candidate.last_seen,
+        "pattern": candidate.pattern,
+        "pattern_size": int(candidate.pattern_size),
+        "fingerprints": list(candidate.fingerprints[:MAX_FINGERPRINTS]),
+        "samples": list(candidate.samples[:MAX_SAMPLES]),
+    }
+
+
+def render_skill(env: jinja2.Environment, kind: str, values: dict) -> tuple[str, dict]:
+    """Render, parse back, and check the document says what ``values`` say and is a valid proposal."""
+    text = env.get_template(f"{kind}.yaml.j2").render(**values)
+    doc = yaml.safe_load(text)
+    problems = validate_skill(doc, expected_status="proposed")
+    if problems:
+        raise ValueError(f"{values['id']}: rendered skill is invalid: {'; '.join(problems)}")
+    match, meta = doc["match"], doc["metadata"]
+    faithful = (
+        doc["id"] == values["id"] and doc["kind"] == kind and doc["name"] == values["name"]
+        and match.get("component") == values["component"] and match["message_regex"] == values["message_regex"]
+        and match["fingerprint"] == values["fingerprint"] and meta.get("samples") == values["samples"]
+    )
+    if not faithful:
+        raise ValueError(f"{values['id']}: the template changed the values it was given")
+    return text, doc
+
+
+def write_atomically(path: Path, text: str) -> bool:
+    """Write ``text`` unless the file already holds it; returns whether it was written."""
+    if path.exists() and path.read_text(encoding="utf-8") == text:
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return True
+
+
+@dataclass
+class Coverage:
+    """What existing skills (approved, proposed, rejected) already cover."""
+
+    fingerprints: set[str] = field(default_factory=set)
+    patterns: set[str] = field(default_factory=set)
+    ids: set[str] = field(default_factory=set)
+    unreadable: list[str] = field(default_factory=list)
+
+
+def existing_coverage() -> Coverage:
+    coverage = Coverage()
+    for folder in (paths.skills_dir(), paths.proposed_dir(), paths.rejected_dir()):
+        for path in sorted(folder.glob("*.yaml")) if folder.is_dir() else []:
+            try:
+                doc = load_skill_file(path)
+            except ValueError:
+                coverage.unreadable.append(str(path))
+                continue
+            if not isinstance(doc, dict) or "id" not in doc:
+                continue
+            coverage.ids.add(str(doc["id"]))
+            match = doc.get("match") if isinstance(doc.get("match"), dict) else {}
+            meta = doc.get("metadata") if isinstance(doc.get("metadata"), dict) else {}
+            if match.get("fingerprint"):
+                coverage.fingerprints.add(str(match["fingerprint"]))
+            coverage.fingerprints.update(str(f) for f in meta.get("fingerprints") or [] if f)
+            if meta.get("pattern"):
+                coverage.patterns.add(str(meta["pattern"]))
+    return coverage
+
+
+@dataclass
+class ProposalReport:
+    written: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (fingerprint, reason)
+    files: list[Path] = field(default_factory=list)
+    docs: list[dict] = field(default_factory=list)
+
+
+def write_proposals(candidates: list[Candidate], classifier: Classifier,
+                    other_samples: dict[str, list[str]], out_dir: Path | None = None) -> ProposalReport:
+    """One file per candidate in ``skills/proposed/``.
+
+    ``other_samples[pattern]`` holds normalized messages of *other* patterns of the same
+    component, which the candidate's regex must not match. A candidate that cannot be
+    written validly is skipped with a reason; it never leaves a file behind.
+    """
+    out_dir = out_dir or paths.proposed_dir()
+    env = template_environment()
+    report = ProposalReport()
+    for candidate in candidates:
+        try:
+            regex = build_message_regex(candidate.template, list(candidate.samples), other_samples.get(candidate.pattern, []))
+            kind = classifier.pick_kind(candidate.kind, candidate.component, candidate.template)
+            values = skill_values(candidate, kind, regex)
+            text, doc = render_skill(env, kind, values)
+        except (ValueError, jinja2.TemplateError) as exc:
+            report.skipped.append((candidate.fp, str(exc)))
+            continue
+        path = out_dir / f"{values['id']}.yaml"
+        (report.written if write_atomically(path, text) else report.unchanged).append(values["id"])
+        report.files.append(path)
+        report.docs.append(doc)
+    return report

@@ -1,0 +1,56 @@
+"""``message_regex`` for a pattern: escaped literal text, bounded classes for the wildcards.
+
+The regex is searched in normalized messages, where placeholders such as
+``<int>`` are literal text. Wildcard positions (``<*>``, from pattern merging)
+become ``[^ ]{1,200}``: a bounded class that cannot cross a space, so no
+position can backtrack into its neighbour's text.
+"""
+
+from __future__ import annotations
+
+import re
+
+WILDCARD = "<*>"
+WILDCARD_CLASS = "[^ ]{1,200}"
+SHORT_PREFIX_CHARS = 120  # try a readable prefix first; grow only if it is ambiguous
+MAX_LITERAL_CHARS = 1200
+
+
+def escape_literal(text: str) -> str:
+    """``re.escape`` minus the escaped spaces (only needed in verbose mode), for readable regexes."""
+    return re.escape(text).replace("\\ ", " ")
+
+
+def _regex_for(template: str, anchored_end: bool) -> str:
+    parts = template.split(WILDCARD)
+    body = WILDCARD_CLASS.join(escape_literal(part) for part in parts)
+    return "\\A" + body + ("\\Z" if anchored_end else "")
+
+
+def _prefix(template: str, chars: int) -> str:
+    """The template cut at a space at or before ``chars``, never inside a wildcard."""
+    if len(template) <= chars:
+        return template
+    cut = template.rfind(" ", 0, chars)
+    return template[: cut if cut > 0 else chars]
+
+
+def build_message_regex(template: str, own_samples: list[str], other_samples: list[str]) -> str:
+    """The shortest prefix regex that matches every own sample and no other sample.
+
+    Falls back to the whole template anchored at both ends; raises ValueError if
+    even that cannot tell the pattern apart (identical text in another pattern).
+    """
+    candidates = []
+    for chars in (SHORT_PREFIX_CHARS, 300, 600, MAX_LITERAL_CHARS):
+        if len(template) > chars:
+            prefix = _prefix(template, chars)
+            if prefix.count("<*") != prefix.count(WILDCARD):  # never cut a wildcard in half
+                continue
+            candidates.append(_regex_for(prefix, anchored_end=False))
+    candidates.append(_regex_for(template[:MAX_LITERAL_CHARS], anchored_end=len(template) <= MAX_LITERAL_CHARS))
+    for pattern in candidates:
+        compiled = re.compile(pattern)
+        if all(compiled.search(s) for s in own_samples) and not any(compiled.search(s) for s in other_samples):
+            return pattern
+    raise ValueError("the pattern's text cannot be told apart from another pattern's samples")
