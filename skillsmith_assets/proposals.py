@@ -42,18 +42,41 @@ class Candidate:
     fingerprints: tuple[str, ...]
 
 
+# Characters YAML reads as line breaks or refuses raw, even inside double quotes.
+_YAML_UNSAFE = {"\u0085", "\u2028", "\u2029", "\ufeff"}
+
+
+def yaml_quoted(text: str) -> str:
+    """A YAML double-quoted scalar: printable text stays readable, everything else is escaped."""
+    out = ['"']
+    for ch in text:
+        if ch == '"' or ch == "\\":
+            out.append("\\" + ch)
+        elif " " <= ch <= "~" or (ch > "\x7f" and ch.isprintable() and ch not in _YAML_UNSAFE):
+            out.append(ch)
+        elif ord(ch) <= 0xFF:
+            out.append(f"\\x{ord(ch):02x}")
+        elif ord(ch) <= 0xFFFF:
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(f"\\U{ord(ch):08x}")
+    out.append('"')
+    return "".join(out)
+
+
 def yaml_value(value) -> str:
-    """One value as inline YAML that parses back to exactly ``value`` (strings always double-quoted)."""
+    """One value as inline YAML that parses back to exactly ``value``."""
     if isinstance(value, str):
-        text = yaml.safe_dump(value, default_style='"', allow_unicode=True, width=float("inf"))
-    else:
-        text = yaml.safe_dump(value, default_flow_style=True, allow_unicode=True, width=float("inf"))
-    text = text.rstrip("\n")
-    if text.endswith("\n..."):
-        text = text[:-4].rstrip("\n")
-    if "\n" in text:
-        raise ValueError("a value did not fit on one line")
-    return text
+        return yaml_quoted(value)
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(yaml_value(v) for v in value) + "]"
+    raise TypeError(f"no YAML form for {type(value).__name__}")
 
 
 def template_environment() -> jinja2.Environment:
