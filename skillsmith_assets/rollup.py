@@ -143,10 +143,12 @@ class CandidateRules:
 
 def refresh_candidates(conn, rules: CandidateRules = CandidateRules(),
                        covered_fingerprints: tuple[str, ...] = (), covered_patterns: tuple[str, ...] = ()) -> int:
-    """Rank patterns by impact into error_candidates, minus patterns a skill already covers.
+    """The ``top_n`` patterns by impact, minus those a skill already covers, into error_candidates.
 
-    A pattern is covered when its id, or any of its fingerprints, belongs to a skill
-    (approved, proposed or rejected).
+    ``top_n`` cuts the whole ranking *before* covered patterns are dropped, so mining
+    unchanged data again proposes nothing new, and a rejection does not pull the next
+    pattern in. A pattern is covered when its id, or any of its fingerprints, belongs
+    to a skill (approved, proposed or rejected).
     """
     with conn.cursor() as cur:
         cur.execute("DELETE FROM error_candidates")
@@ -168,7 +170,6 @@ def refresh_candidates(conn, rules: CandidateRules = CandidateRules(),
                        min(s.first_seen) AS first_seen, max(s.last_seen) AS last_seen,
                        count(*) AS pattern_size, max(s.as_of) AS as_of
                   FROM keyed s
-                 WHERE s.pkey NOT IN (SELECT pattern FROM covered)
                  GROUP BY s.pkey
             ), ranked AS (
                 SELECT p.*, round((hits_7d * %(w7)s + hits_30d * %(w30)s)::numeric, 2)::float8 AS impact,
@@ -179,7 +180,7 @@ def refresh_candidates(conn, rules: CandidateRules = CandidateRules(),
                                           rank, first_seen, last_seen, pattern, pattern_size, as_of)
             SELECT fp, component, kind, norm_msg, hits_30d, hits_7d, tags, impact, rnk,
                    first_seen, last_seen, pattern, pattern_size, as_of
-              FROM ranked WHERE rnk <= %(top_n)s
+              FROM ranked WHERE rnk <= %(top_n)s AND pattern NOT IN (SELECT pattern FROM covered)
             """,
             {
                 "w7": rules.weight_7d,

@@ -173,3 +173,59 @@ def load_skill_file(path: Path):
         return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise ValueError(f"{path}: not valid YAML: {exc}") from None
+
+
+def normalize_id(text: str) -> str:
+    """A skill id as typed on the command line (``fx-abcd1234``) in its canonical form."""
+    return str(text).strip().upper()
+
+
+def skill_files(directory: Path) -> list[Path]:
+    """The skill files directly in ``directory`` (``*.yaml``/``*.yml``), sorted by name."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        return []
+    return sorted(p for p in directory.iterdir() if p.is_file() and p.suffix in (".yaml", ".yml"))
+
+
+def files_for_id(directory: Path, sid: str) -> list[Path]:
+    """Files named ``<ID>*.yaml`` in ``directory`` (proposal files may carry a suffix after the id)."""
+    sid = normalize_id(sid)
+    return [p for p in skill_files(directory) if p.name.upper().startswith(sid)]
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so readers see the old file or the new one, never half of one.
+
+    A temporary file in the same directory is flushed to disk and renamed over the
+    target with ``os.replace`` (atomic on POSIX and Windows within one filesystem).
+    """
+    import os
+    import tempfile
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if path.exists():
+            os.chmod(tmp, path.stat().st_mode & 0o777)
+        else:
+            os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def dump_skill(doc: dict) -> str:
+    """A skill as YAML, keys in the schema's order, values escaped by the YAML emitter."""
+    import yaml
+
+    return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, default_flow_style=False, width=100)
