@@ -4,7 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export SKILLSMITH_HOME ?= $(CURDIR)/.skillsmith
-export DAGSTER_HOME ?= $(SKILLSMITH_HOME)/dagster_home
+# The local Dagster instance, shared by `make dev` and `skillsmith mine` (which defaults to it).
+DEV_DAGSTER_HOME ?= $(SKILLSMITH_HOME)/dagster_home
 
 .PHONY: install demo test bench dev skills-db-setup skills-mine retrain stats clean
 
@@ -32,8 +33,8 @@ stats: $(STAMP)
 	$(BIN)/skillsmith stats
 
 dev: $(STAMP)
-	mkdir -p $(DAGSTER_HOME)
-	$(BIN)/dagster dev -h 127.0.0.1 -p 3000 -w workspace.yaml
+	mkdir -p $(DEV_DAGSTER_HOME)
+	DAGSTER_HOME=$${DAGSTER_HOME:-$(DEV_DAGSTER_HOME)} $(BIN)/dagster dev -h 127.0.0.1 -p 3000 -w workspace.yaml
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -349,10 +349,10 @@ def test_mine_command_prints_and_writes_proposals(sample_store, project, tmp_pat
     assert again.returncode == 0 and "0 written" in again.stdout
 
 
-def test_definitions_validate():
-    dagster = Path(sys.executable).with_name("dagster")
-    result = subprocess.run([str(dagster), "definitions", "validate", "-w", "workspace.yaml"], cwd=ROOT,
-                            capture_output=True, text=True, timeout=300)
+def test_definitions_validate(tmp_path):
+    dg_cli = Path(sys.executable).with_name("dg")
+    result = subprocess.run([str(dg_cli), "check", "defs"], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "DAGSTER_HOME": str(tmp_path)})
     assert result.returncode == 0, result.stdout + result.stderr
 
 
