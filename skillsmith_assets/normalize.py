@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import hashlib
 import re
+import string
 import uuid
 from dataclasses import dataclass
 from functools import lru_cache
 
 from . import normalize_rules as rules
+
+# Lower-cases ASCII letters only, like SQL translate(s, 'A..Z', 'a..z'): locale-free.
+ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
 
 # Postgres text cannot hold NUL; it is replaced visibly, the same everywhere.
 NUL_REPLACEMENT = "\u2400"
@@ -24,20 +28,131 @@ def _python_replacement(replacement: str) -> str:
     return re.sub(r"\\([1-9])", r"\\g<\1>", replacement)
 
 
+_LEADING_LOOKBEHIND = re.compile(r"\(\?<([!=])\[((?:\\.|[^\]\\])+)\]\)")
+_CLASS = re.compile(r"\[(?:\\.|[^\]\\])+\]")
+_QUANTIFIER = re.compile(r"\+|\{([0-9]+)(,([0-9]*))?\}")
+
+
+def python_pattern(pattern: str) -> str:
+    """The same regex, rewritten so Python's engine can scan for its first character.
+
+    ``(?<![C])X…`` (a lookbehind first) makes ``re`` attempt a match at every
+    position; ``X(?<![C]X)…`` matches exactly the same text (X is one character,
+    so looking back over ``[C]X`` after it is looking back over ``[C]`` before it;
+    the same holds for ``(?<=[C])``),
+    but starts with a character, which ``re`` finds with a fast scan. Patterns of
+    any other shape are returned unchanged. The SQL functions use the original;
+    the parity tests compare the two engines.
+    """
+    lead = _LEADING_LOOKBEHIND.match(pattern)
+    if not lead:
+        return pattern
+    rest = pattern[lead.end():]
+    group = _leading_group(rest)
+    if group is not None:  # "(?<![C])(X…)…": move the lookbehind into the group
+        opening, content, closing_at = group
+        inner = python_pattern(pattern[:lead.end()] + content)
+        if inner == pattern[:lead.end()] + content:
+            return pattern
+        return opening + inner + rest[closing_at:]
+    atom_match = _CLASS.match(rest)
+    if atom_match:
+        atom = atom_match.group(0)
+    elif rest[:1] and rest[0] not in "\\()[]{}?*+|.^$":
+        atom = rest[0]
+    else:
+        return pattern
+    after = rest[len(atom):]
+    tail = ""
+    quantifier = _QUANTIFIER.match(after)
+    if quantifier:
+        if quantifier.group(0) == "+":
+            tail = atom + "*"
+        else:
+            low = int(quantifier.group(1))
+            if low < 1:
+                return pattern
+            if quantifier.group(2) is None:
+                tail = f"{atom}{{{low - 1}}}"
+            elif quantifier.group(3) == "":
+                tail = f"{atom}{{{low - 1},}}"
+            else:
+                tail = f"{atom}{{{low - 1},{int(quantifier.group(3)) - 1}}}"
+        after = after[quantifier.end():]
+    elif after[:1] in ("*", "?"):
+        return pattern
+    return f"{atom}(?<{lead.group(1)}[{lead.group(2)}]{atom}){tail}{after}"
+
+
+def _leading_group(text: str):
+    """(opening, content, index after ")") of a group at the start of ``text`` with no
+    top-level alternative and not followed by a quantifier; else None."""
+    if text.startswith("(?:"):
+        opening = "(?:"
+    elif text.startswith("(") and not text.startswith("(?"):
+        opening = "("
+    else:
+        return None
+    depth, i = 0, len(opening)
+    while i < len(text):
+        char = text[i]
+        if char == "\\":
+            i += 2
+            continue
+        if char == "[":
+            end = _CLASS.match(text, i)
+            if not end:
+                return None
+            i = end.end()
+            continue
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            if depth == 0:
+                if text[i + 1:i + 2] in ("*", "+", "?", "{"):
+                    return None
+                return opening, text[len(opening):i], i
+            depth -= 1
+        elif char == "|" and depth == 0:
+            return None
+        i += 1
+    return None
+
+
+TRIM_PATTERN = "\\A | \\Z"
+
+
+def _trim_one_space(text: str) -> str:
+    """What ``re.sub(TRIM_PATTERN, "", text)`` returns, without scanning the whole text:
+    one leading space and one trailing space go (the text is whitespace-collapsed)."""
+    if text.startswith(" "):
+        text = text[1:]
+    if text.endswith(" "):
+        text = text[:-1]
+    return text
+
+
 @lru_cache(maxsize=1)
 def _compiled_steps():
     compiled = []
     for step in rules.STEPS:
         if isinstance(step, rules.Mask):
-            compiled.append(("mask", re.compile(step.pattern), _python_replacement(step.replacement)))
+            digits_only = bool(step.keywords) and all(k.isdigit() for k in step.keywords) and \
+                set("".join(step.keywords)) == set("0123456789")
+            if step.pattern == TRIM_PATTERN and step.replacement == "":
+                compiled.append(("mask", _trim_one_space, None, (step.guard, None if digits_only else step.keywords)))
+                continue
+            compiled.append(("mask", re.compile(python_pattern(step.pattern)), _python_replacement(step.replacement),
+                             (step.guard, None if digits_only else step.keywords)))
         elif isinstance(step, rules.Clip):
-            compiled.append(("clip", step.head, step.tail))
+            compiled.append(("clip", step.head, step.tail, None))
         else:
-            compiled.append(("truncate", step.length, None))
+            compiled.append(("truncate", step.length, None, None))
     return tuple(compiled)
 
 
 _KIND_RE = re.compile(rules.KIND_PATTERN)
+_DIGIT = re.compile("[0-9]")
 
 
 def strip_nul(text: str) -> str:
@@ -47,9 +162,24 @@ def strip_nul(text: str) -> str:
 def normalize_error_message(message: str) -> str:
     """Strip what varies between occurrences of the same error, keep what names the bug."""
     text = strip_nul(message)
-    for op, a, b in _compiled_steps():
+    folded_from, folded = None, ""
+    digits_from, has_digit = None, False
+    for op, a, b, guards in _compiled_steps():
         if op == "mask":
-            text = a.sub(b, text)
+            guard, keywords = guards
+            if guard not in text:  # "" is in every text; an absent guard means no match is possible
+                continue
+            if keywords is None:  # "any digit": one scan, remembered until the text changes
+                if digits_from is not text:
+                    digits_from, has_digit = text, _DIGIT.search(text) is not None
+                if not has_digit:
+                    continue
+            elif keywords:
+                if folded_from is not text:
+                    folded_from, folded = text, text.translate(ASCII_LOWER)
+                if not any(k in folded for k in keywords):
+                    continue
+            text = a(text) if b is None else a.sub(b, text)
         elif op == "clip":
             if len(text) > a + b:
                 text = text[:a] + "\n" + text[len(text) - b :]

@@ -11,16 +11,38 @@ from . import normalize_rules as rules
 
 
 def sql_literal(text: str) -> str:
-    """A standard-conforming SQL string literal (backslashes are literal)."""
-    return "'" + text.replace("'", "''") + "'"
+    """A standard-conforming SQL string literal (backslashes are literal).
+
+    Control characters are spelled ``chr(n)`` so the generated file holds no raw
+    CR, form feed or vertical tab (which text-mode readers would rewrite).
+    """
+    parts, plain = [], []
+    for char in text:
+        if char < " " or char == "\x7f":
+            if plain:
+                parts.append("'" + "".join(plain).replace("'", "''") + "'")
+                plain = []
+            parts.append(f"chr({ord(char)})")
+        else:
+            plain.append(char)
+    if plain or not parts:
+        parts.append("'" + "".join(plain).replace("'", "''") + "'")
+    return parts[0] if len(parts) == 1 else "(" + " || ".join(parts) + ")"
 
 
 def _step_sql(step) -> str:
     if isinstance(step, rules.Mask):
-        return (
-            f"  -- {step.name}\n"
-            f"  s := regexp_replace(s, {sql_literal(step.pattern)}, {sql_literal(step.replacement)}, 'g');"
-        )
+        replace = f"regexp_replace(s, {sql_literal(step.pattern)}, {sql_literal(step.replacement)}, 'g')"
+        # guard and keywords: literals every match contains, so skipping without them changes nothing
+        conditions = []
+        if step.guard:
+            conditions.append(f"strpos(s, {sql_literal(step.guard)}) > 0")
+        if step.keywords:
+            folded = "translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')"
+            conditions.append("(" + " OR ".join(f"strpos({folded}, {sql_literal(k)}) > 0" for k in step.keywords) + ")")
+        if not conditions:
+            return f"  -- {step.name}\n  s := {replace};"
+        return f"  -- {step.name}\n  IF {' AND '.join(conditions)} THEN\n    s := {replace};\n  END IF;"
     if isinstance(step, rules.Clip):
         return (
             f"  -- keep head and tail of huge messages\n"
