@@ -13,35 +13,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from .secrets import REDACTED, scrub_secrets
+
 MAX_BODY_CHARS = 60_000  # GitHub refuses bodies over 65,536 characters; keep a margin
 MAX_SAMPLE_CHARS = 400
 MAX_SAMPLES_SHOWN = 5
-REDACTED = "[REDACTED]"
 ZWSP = "\u200b"
-
-# Ordered: whole blocks first, then token shapes, then key=value forms.
-_SECRET_PATTERNS: tuple[tuple[re.Pattern, str], ...] = tuple(
-    (re.compile(pattern), replacement)
-    for pattern, replacement in (
-        (r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----(?:.|\n)*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|\Z)", REDACTED),
-        (r"\b(?:gh[pousr]_[A-Za-z0-9]{16,}|github_pat_[A-Za-z0-9_]{16,})", REDACTED),
-        (r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA)[0-9A-Z]{16}\b", REDACTED),
-        (r"\bAIza[0-9A-Za-z_-]{30,}", REDACTED),
-        (r"\b(?:sk|rk|pk)_(?:live|test)_[0-9A-Za-z]{12,}", REDACTED),
-        (r"\bsk-[A-Za-z0-9_-]{16,}", REDACTED),
-        (r"\bxox[abposr]-[A-Za-z0-9-]{8,}", REDACTED),
-        (r"https://hooks\.slack\.com/[^\s\"'<>]+", REDACTED),
-        (r"\beyJ[A-Za-z0-9_-]{6,}\.[A-Za-z0-9_-]{6,}\.[A-Za-z0-9_-]{6,}", REDACTED),
-        (r"(?i)\b(bearer|basic|token)(\s+)(?!<)[A-Za-z0-9._~+/=-]{8,}", r"\1\2" + REDACTED),
-        (r"(?i)\b([a-z][a-z0-9+.-]*://[^\s/:@]*:)[^\s/@]+@", r"\1" + REDACTED + "@"),
-        (
-            r"(?i)\b([a-z0-9_.-]{0,40}(?:password|passwd|pwd|secret|api[_-]?key|access[_-]?key|token|auth)[a-z0-9_-]{0,40})"
-            r"(\"?'?\s*[:=]\s*\"?'?)(?!<|\[REDACTED\]|(?:bearer|basic|token)\s)[^\s\"'&,;)}\]]+",
-            r"\1\2" + REDACTED,
-        ),
-    )
-)
-
 
 # Shapes specific enough that a match is almost surely a live credential.
 _CREDENTIAL_SHAPES: tuple[tuple[str, re.Pattern], ...] = tuple(
@@ -64,14 +41,8 @@ def credential_kinds(text: str) -> list[str]:
 
 
 def scrub(text: str) -> str:
-    """``text`` with anything shaped like a credential replaced by ``[REDACTED]``.
-
-    Normalization already masks secrets in stored messages; this is the last line
-    of defence for text leaving the machine, so it errs on the side of redacting.
-    """
-    for pattern, replacement in _SECRET_PATTERNS:
-        text = pattern.sub(replacement, text)
-    return text
+    """``text`` with anything shaped like a credential replaced by ``[REDACTED]``."""
+    return scrub_secrets(text)
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")

@@ -112,3 +112,15 @@ def run_cli(*args, input: str | bytes | None = None, env: dict | None = None, cw
         [str(exe), *args], input=input, capture_output=True, text=text, env={**os.environ, **(env or {})},
         cwd=cwd or ROOT, timeout=600,
     )
+
+
+def sql_normalized(conn, messages, component):
+    """(norm_error, kind, fingerprint) of each message from the SQL functions, in order."""
+    with conn.cursor() as cur:
+        cur.execute(
+            """SELECT normalize_error_message(m), error_kind(normalize_error_message(m)),
+                      error_fingerprint(error_kind(normalize_error_message(m)), %s, m)::text
+                 FROM unnest(%s::text[]) WITH ORDINALITY AS u(m, i) ORDER BY i""",
+            (component, list(messages)),
+        )
+        return cur.fetchall()

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import run_cli
+from conftest import run_cli, sql_normalized
 from skillsmith_assets import normalize_rules, sql_functions
 from skillsmith_assets.collector import ingest_error
 from skillsmith_assets.normalize import error_fingerprint, normalize_error_message, normalize_event
@@ -77,17 +77,6 @@ def test_seed_example_through_sql(conn):
     assert fp == error_fingerprint("KeyError", "c", SEED_EXAMPLE)
 
 
-def _sql_results(conn, messages, component):
-    with conn.cursor() as cur:
-        cur.execute(
-            """SELECT m, normalize_error_message(m), error_kind(normalize_error_message(m)),
-                      error_fingerprint(error_kind(normalize_error_message(m)), %s, m)::text
-                 FROM unnest(%s::text[]) WITH ORDINALITY AS u(m, i) ORDER BY i""",
-            (component, list(messages)),
-        )
-        return cur.fetchall()
-
-
 # Fragments that sit on the masks' edges, so generated text exercises boundaries, not just noise.
 FRAGMENTS = st.sampled_from([
     "0", "7", "12345", "1762509600", "1762509600123", "-", "_", ".", ":", "T", "Z", "+", " ", "\n", "\t",
@@ -104,7 +93,7 @@ MESSAGES = st.one_of(
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(batch=st.lists(MESSAGES, min_size=1, max_size=40), component=st.one_of(st.none(), st.text(max_size=20).filter(lambda s: "\x00" not in s)))
 def test_sql_and_python_agree_on_generated_inputs(conn, batch, component):
-    for message, norm, kind, fp in _sql_results(conn, batch, component):
+    for message, (norm, kind, fp) in zip(batch, sql_normalized(conn, batch, component)):
         expected = normalize_event(message, component)
         assert (norm, kind, fp) == (expected.norm_error, expected.kind, expected.fingerprint), repr(message)
 

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from conftest import sql_normalized
 from skillsmith_assets import normalize_rules
 from skillsmith_assets.normalize import normalize_error_message, normalize_event
 
@@ -209,22 +210,11 @@ def test_planted_secret_never_returned(before, secret, after):
     assert secret not in norm
 
 
-def _sql_results(conn, messages, component):
-    with conn.cursor() as cur:
-        cur.execute(
-            """SELECT normalize_error_message(m), error_kind(normalize_error_message(m)),
-                      error_fingerprint(error_kind(normalize_error_message(m)), %s, m)::text
-                 FROM unnest(%s::text[]) WITH ORDINALITY AS u(m, i) ORDER BY i""",
-            (component, list(messages)),
-        )
-        return cur.fetchall()
-
-
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(batch=st.lists(MESSAGES, min_size=1, max_size=40))
 @example(batch=[m for m, _ in MASKED] + [m for m, _ in SECRETS] + KEPT)
 def test_sql_and_python_agree_on_every_mask(conn, batch):
-    for message, (norm, kind, fp) in zip(batch, _sql_results(conn, batch, "comp")):
+    for message, (norm, kind, fp) in zip(batch, sql_normalized(conn, batch, "comp")):
         expected = normalize_event(message, "comp")
         assert (norm, kind, fp) == (expected.norm_error, expected.kind, expected.fingerprint), repr(message)
 
