@@ -72,7 +72,12 @@ def cli():
 
 
 def main(argv=None):
+    import warnings
+
     from ..db import DatabaseError
+
+    # Dagster flags parameters that are beta or preview; they say nothing to the user of a command.
+    warnings.filterwarnings("ignore", message=r".*is currently in (beta|preview)")
 
     try:
         cli.main(args=argv, prog_name="skillsmith", standalone_mode=False)

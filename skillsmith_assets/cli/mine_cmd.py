@@ -34,7 +34,11 @@ def run_mining(min_hits: int, top_n: int, days: int = 30) -> bool:
         instance=dagster_instance(),
         resources={"error_store": mining.ErrorStore()},
         tags=mining.window_tags(first.isoformat(), today.isoformat()),
-        run_config={"ops": {"error_candidates": {"config": {"min_hits": min_hits, "top_n": top_n}}}},
+        run_config={
+            "ops": {"error_candidates": {"config": {"min_hits": min_hits, "top_n": top_n}}},
+            # The run's events are in the instance (and the UI); the terminal gets warnings only.
+            "loggers": {"console": {"config": {"log_level": "WARNING"}}},
+        },
         raise_on_error=False,
     )
     if not result.success:
