@@ -34,6 +34,7 @@ stats: $(STAMP)
 
 dev: $(STAMP)
 	mkdir -p $(DEV_DAGSTER_HOME)
+	test -f $(DEV_DAGSTER_HOME)/dagster.yaml || printf 'telemetry:\n  enabled: false\n' > $(DEV_DAGSTER_HOME)/dagster.yaml
 	DAGSTER_HOME=$${DAGSTER_HOME:-$(DEV_DAGSTER_HOME)} $(BIN)/dagster dev -h 127.0.0.1 -p 3000 -w workspace.yaml
 
 test: $(STAMP)

@@ -12,6 +12,10 @@ def dagster_instance():
     if not os.environ.get("DAGSTER_HOME"):
         home = skillsmith_home() / "dagster_home"
         home.mkdir(parents=True, exist_ok=True)
+        config = home / "dagster.yaml"
+        if not config.exists():  # a local SQLite instance; production uses deploy/dagster.yaml
+            config.write_text("# Local Dagster instance (SQLite in this folder). Production: deploy/dagster.yaml\n"
+                              "telemetry:\n  enabled: false\n")
         os.environ["DAGSTER_HOME"] = str(home)
     return dg.DagsterInstance.get()
 
