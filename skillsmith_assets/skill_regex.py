@@ -2,7 +2,7 @@
 
 The regex is searched in normalized messages, where placeholders such as
 ``<int>`` are literal text. Wildcard positions (``<*>``, from pattern merging)
-become ``[^ ]{1,200}``: a bounded class that cannot cross a space, so no
+become ``[^ ]{1,2000}``: a bounded class that cannot cross a space, so no
 position can backtrack into its neighbour's text.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 WILDCARD = "<*>"
-WILDCARD_CLASS = "[^ ]{1,200}"
+WILDCARD_CLASS = "[^ ]{1,2000}"  # a token of a normalized message (at most 2,000 characters)
 SHORT_PREFIX_CHARS = 120  # try a readable prefix first; grow only if it is ambiguous
 MAX_LITERAL_CHARS = 1200
 
