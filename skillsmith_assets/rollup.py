@@ -80,15 +80,20 @@ def count_day(conn, day: date) -> int:
         cur.execute(
             """
             INSERT INTO error_daily_counts (day, fp, component, kind, norm_msg, hits, first_seen, last_seen, tags)
-            SELECT %(day)s, e.fingerprint, min(e.component), min(e.kind), min(e.norm_error),
-                   count(*), min(e.ts), max(e.ts),
+            WITH g AS (  -- one pass over the day; tags are gathered from its few (fingerprint, tags) groups
+                SELECT fingerprint, tags, count(*) AS n, min(component) AS component, min(kind) AS kind,
+                       min(norm_error) AS norm_error, min(ts) AS first_seen, max(ts) AS last_seen
+                  FROM agent_errors
+                 WHERE ts >= %(start)s AND ts < %(end)s AND fingerprint IS NOT NULL
+                 GROUP BY fingerprint, tags
+            )
+            SELECT %(day)s, g.fingerprint, min(g.component), min(g.kind), min(g.norm_error),
+                   sum(g.n), min(g.first_seen), max(g.last_seen),
                    coalesce((SELECT array_agg(DISTINCT t ORDER BY t)
-                               FROM agent_errors e2, unnest(e2.tags) AS t
-                              WHERE e2.fingerprint = e.fingerprint
-                                AND e2.ts >= %(start)s AND e2.ts < %(end)s), '{}')
-              FROM agent_errors e
-             WHERE e.ts >= %(start)s AND e.ts < %(end)s AND e.fingerprint IS NOT NULL
-             GROUP BY e.fingerprint
+                               FROM g AS g2, unnest(g2.tags) AS t
+                              WHERE g2.fingerprint = g.fingerprint), '{}')
+              FROM g
+             GROUP BY g.fingerprint
             """,
             {"day": day, "start": start, "end": end},
         )

@@ -1,0 +1,131 @@
+"""Ingest: ``skillsmith ingest FILE`` against a bare ``COPY`` of the same rows, at 1×, 3× and 10× batch size.
+
+The ceiling is what Postgres itself needs to store the rows: the rows ingest ends
+up writing (ts, error, component, tags, event key), pre-rendered in COPY's text
+format and copied straight into an empty ``agent_errors`` with all its indexes.
+Ingest does more — parses and validates each JSON line, derives the event key,
+stages the rows and skips duplicates — and the ratio says what that costs.
+
+Each run gets a fresh database, so every batch lands in an empty table. The
+ingest command runs as its own process under ``/usr/bin/time -v`` (as a user runs
+it), which gives its peak resident memory: it should not grow with the batch.
+
+    python -m benchmarks.ingest_bench --events 1000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from . import common
+
+DB = "skillsmith_bench_ingest"
+
+
+def _stored(url: str) -> tuple[int, str]:
+    """Row count and a digest of what was stored (key, time, message, component, tags)."""
+    conn = common.connect(url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("""SELECT count(*), md5(string_agg(event_key::text || ts::text || md5(error)
+                                                         || coalesce(component, '') || coalesce(tags::text, ''),
+                                                         ',' ORDER BY event_key))
+                             FROM agent_errors""")
+            return cur.fetchone()
+    finally:
+        conn.close()
+
+
+def ingest_run(server: common.BenchServer, jsonl: Path, count: int, check: bool) -> dict:
+    target = server.fresh_database(DB)
+    skillsmith = str(Path(sys.executable).with_name("skillsmith"))
+    result = common.timed_command([skillsmith, "ingest", str(jsonl)], env={"SKILLSMITH_DATABASE_URL": target.url})
+    loaded = None
+    for line in (result["stdout"] + result["stderr"]).splitlines():
+        if "loaded" in line:
+            try:
+                loaded = int(line.split("loaded", 1)[1].split(",")[0].strip().replace(",", ""))
+            except ValueError:
+                pass
+    rows, stored = _stored(target.url) if check else (None, None)
+    server.drop(DB)
+    return {"events": count, "seconds": result["seconds"], "eps": count / result["seconds"],
+            "peak_rss_mb": result["peak_rss_mb"], "loaded": loaded, "rows": rows, "stored": stored}
+
+
+def copy_run(server: common.BenchServer, rows_path: Path, count: int, check: bool) -> dict:
+    target = server.fresh_database(DB)
+    conn = common.connect(target.url)
+    try:
+        start = time.perf_counter()
+        with conn.cursor() as cur, open(rows_path, encoding="utf-8") as handle:
+            cur.copy_expert("COPY agent_errors (ts, error, component, tags, event_key) FROM STDIN", handle, size=1 << 20)
+        conn.commit()
+        seconds = time.perf_counter() - start
+    finally:
+        conn.close()
+    rows, stored = _stored(target.url) if check else (None, None)
+    server.drop(DB)
+    return {"events": count, "seconds": seconds, "eps": count / seconds, "rows": rows, "stored": stored}
+
+
+def run(server: common.BenchServer, events: int = 1_000_000, scales: tuple[int, ...] = (1, 3, 10), seed: int = 11,
+        workdir: Path | None = None, check: bool = True) -> dict:
+    """Ingest and bare COPY at ``events * scale / max(scales)`` events for each scale."""
+    top = max(scales)
+    sizes = [max(1, events * s // top) for s in scales]
+    with tempfile.TemporaryDirectory(prefix="skillsmith-bench-ingest-", dir=workdir) as tmp:
+        common.log(f"ingest: generating {events:,} events")
+        generated = common.fast_events(events, seed=seed, now=datetime.now(timezone.utc))
+        runs = []
+        for scale, size in zip(scales, sizes):
+            jsonl, rows_path = Path(tmp) / f"events_{size}.jsonl", Path(tmp) / f"rows_{size}.copy"
+            common.write_jsonl(generated, jsonl, limit=size)
+            common.write_copy_rows(generated, rows_path, limit=size)
+            common.log(f"ingest: skillsmith ingest of {size:,} events ({scale}x)")
+            ingest = ingest_run(server, jsonl, size, check)
+            common.log(f"ingest: bare COPY of {size:,} rows")
+            copy = copy_run(server, rows_path, size, check)
+            runs.append({"scale": scale, "events": size, "ingest": ingest, "copy": copy,
+                         "share_of_copy": copy["seconds"] / ingest["seconds"],
+                         "same_rows": None if not check else ingest["stored"] == copy["stored"],
+                         "jsonl_mb": jsonl.stat().st_size / 2**20})
+            jsonl.unlink()
+            rows_path.unlink()
+    return {"events": events, "runs": runs}
+
+
+def table(result: dict) -> str:
+    rows = []
+    for run in result["runs"]:
+        ingest, copy = run["ingest"], run["copy"]
+        same = {True: "yes", False: "**no**", None: "not checked"}[run["same_rows"]]
+        rows.append([f"{run['scale']}×", common.fmt_num(run["events"]), common.fmt_num(run["jsonl_mb"], 0),
+                     common.fmt_num(ingest["seconds"], 2), common.fmt_num(ingest["eps"]),
+                     common.fmt_num(copy["seconds"], 2), common.fmt_num(copy["eps"]),
+                     f"{run['share_of_copy'] * 100:.0f}%", common.fmt_num(ingest["peak_rss_mb"]), same])
+    return common.markdown_table(
+        ["batch", "events", "JSON MiB", "ingest s", "ingest events/s", "bare COPY s", "COPY rows/s",
+         "ingest / COPY speed", "ingest peak RSS MiB", "same rows stored"], rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.ingest_bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=1_000_000, help="the largest batch (10x)")
+    parser.add_argument("--seed", type=int, default=11)
+    args = parser.parse_args(argv)
+    server = common.BenchServer()
+    try:
+        print(table(run(server, args.events, seed=args.seed)))
+    finally:
+        server.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

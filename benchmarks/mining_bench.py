@@ -1,0 +1,411 @@
+"""Mining at scale: one 6-hourly tick over 30 days of history, against recomputing the window the seed's way.
+
+The history is what earlier ticks left behind: 30 days of ``agent_errors`` rows,
+already normalized, with their per-day counts in ``error_daily_counts``. It is
+generated inside Postgres (``generate_series`` over a table of message variants
+whose norm/kind/fingerprint come from the project's own normalizer), because the
+tick's cost is what is measured, not the loading. The counts are written by
+``rollup.count_day``, the code the daily partitions run.
+
+Then the last six hours arrive: ``--tick-events`` raw events, not normalized. The
+tick is exactly what the schedule ``mining_every_6_hours`` launches — its
+RunRequest (yesterday's and today's partitions) materializing ``MINING_ASSETS``:
+raw_errors → normalized_errors → error_signatures → error_candidates →
+skill_proposals. It runs in its own process (its peak memory is the tick's).
+
+The alternative is the seed's: a materialized view over ``agent_errors`` with 7- and
+30-day hits per fingerprint, refreshed, which reads the whole window every time.
+
+Scaling: the history grows 1×, 3×, 10× (the new events stay the same); the tick
+should stay nearly flat while the refresh grows with the window. The incremental
+result is checked against the full recompute: every fingerprint's 30-day hits in
+``error_signatures`` equal the view's.
+
+    python -m benchmarks.mining_bench --history 10000000 --tick-events 83333
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+from . import common
+
+DB = "skillsmith_bench_mining"
+SLOTS = 100_000  # resolution of the pick-a-variant table
+EXTRA_TAIL_SHARE = 0.05  # share of events spread over the extra one-off variants
+
+# The seed's way: signatures recomputed from every row of the window.
+SEED_VIEW = """
+CREATE MATERIALIZED VIEW bench_seed_signatures AS
+SELECT fingerprint, component, kind, norm_error,
+       count(*) FILTER (WHERE ts > now() - interval '7 days') AS hits_7d,
+       count(*) AS hits_30d,
+       min(ts) AS first_seen, max(ts) AS last_seen
+  FROM agent_errors
+ WHERE ts > now() - interval '30 days'
+ GROUP BY fingerprint, component, kind, norm_error
+WITH NO DATA
+"""
+
+LETTERS = "ghjkmnpqrstvwxyz"  # no hex digits: a variant's key must read as a word, never as an id
+
+
+def _word(n: int, length: int = 5) -> str:
+    out = []
+    for _ in range(length):
+        n, r = divmod(n, len(LETTERS))
+        out.append(LETTERS[r])
+    return "".join(out)
+
+
+def variants(fingerprints: int, seed: int, now: datetime) -> list[dict]:
+    """Distinct messages with their normalized form and weight: the generator's mix plus one-offs.
+
+    ``fingerprints`` is the size of the fingerprint universe of the window; the
+    generator's own mix supplies a few hundred, the rest are one-off lookups that
+    differ in a quoted key (kept by normalization: it names the bug).
+    """
+    from skillsmith_assets.batch_normalize import normalize_batch
+
+    sample = common.fast_events(20_000, seed=seed, now=now)
+    norms = normalize_batch(sample.error, sample.component)
+    by_fp: dict[str, dict] = {}
+    for message, component, tags, n in zip(sample.error, sample.component, sample.tags, norms):
+        entry = by_fp.get(n.fingerprint)
+        if entry is None:
+            by_fp[n.fingerprint] = {"error": message, "component": component, "tags": tags, "norm": n.norm_error,
+                                    "kind": n.kind, "fp": n.fingerprint, "weight": 1.0}
+        else:
+            entry["weight"] += 1
+    base = list(by_fp.values())
+    extra_count = max(0, fingerprints - len(base))
+    extra_messages = [f"LookupError: no record for key '{_word(i)}' in step {_word(i * 7 + 3, 3)}"
+                      for i in range(extra_count)]
+    extra = []
+    if extra_count:
+        norms = normalize_batch(extra_messages, ["agent.lookup"] * extra_count)
+        total = sum(v["weight"] for v in base)
+        each = total * EXTRA_TAIL_SHARE / (1 - EXTRA_TAIL_SHARE) / extra_count
+        for message, n in zip(extra_messages, norms):
+            extra.append({"error": message, "component": "agent.lookup", "tags": ["agent", "lookup"],
+                          "norm": n.norm_error, "kind": n.kind, "fp": n.fingerprint, "weight": each})
+    return base + extra
+
+
+def load_variants(conn, rows: list[dict]) -> int:
+    """Store the variants and the slot table that picks one by weight; returns the number of slots."""
+    import io
+
+    from skillsmith_assets.ingest import copy_text
+
+    with conn.cursor() as cur:
+        cur.execute("DROP TABLE IF EXISTS bench_variants, bench_slots")
+        cur.execute("CREATE TABLE bench_variants (vid int PRIMARY KEY, error text, component text, tags text[], "
+                    "norm text, kind text, fp uuid)")
+        cur.execute("CREATE TABLE bench_slots (slot int PRIMARY KEY, vid int)")
+        buffer = io.StringIO()
+        for vid, v in enumerate(rows):
+            tags = "{" + ",".join(v["tags"]) + "}"
+            buffer.write(f"{vid}\t{copy_text(v['error'])}\t{v['component']}\t{tags}\t{copy_text(v['norm'])}\t"
+                         f"{v['kind']}\t{v['fp']}\n")
+        buffer.seek(0)
+        cur.copy_expert("COPY bench_variants FROM STDIN", buffer)
+        total = sum(v["weight"] for v in rows)
+        slots, edge, acc = [], 0, 0.0
+        for vid, v in enumerate(rows):  # cumulative weights → slot ranges, at least one slot each
+            acc += v["weight"]
+            upto = max(edge + 1, round(acc / total * SLOTS))
+            slots.extend(f"{s}\t{vid}\n" for s in range(edge, upto))
+            edge = upto
+        cur.copy_expert("COPY bench_slots FROM STDIN", io.StringIO("".join(slots)))
+        cur.execute("ANALYZE bench_variants; ANALYZE bench_slots")
+    conn.commit()
+    return len(slots)
+
+
+def _secondary_indexes(cur) -> list[tuple[str, str]]:
+    cur.execute("""SELECT i.indexname, i.indexdef FROM pg_indexes i
+                    WHERE i.tablename = 'agent_errors' AND i.indexname <> 'agent_errors_pkey' ORDER BY 1""")
+    return cur.fetchall()
+
+
+def add_history(conn, lo: int, hi: int, start: datetime, end: datetime, slots: int) -> None:
+    """Rows lo..hi of the history, spread evenly over [start, end), normalized as earlier ticks left them.
+
+    The secondary indexes are dropped and rebuilt around the load (a bulk load is
+    faster that way); they come back with their definitions unchanged.
+    """
+    from skillsmith_assets.normalize_rules import RULES_VERSION
+
+    with conn.cursor() as cur:
+        indexes = _secondary_indexes(cur)
+        for name, _ in indexes:
+            cur.execute(f"DROP INDEX {name}")
+        cur.execute("SET maintenance_work_mem = '512MB'")
+        cur.execute(
+            """
+            INSERT INTO agent_errors (ts, error, component, tags, norm_error, kind, fingerprint,
+                                      normalizer_version, event_key)
+            SELECT %(start)s::timestamptz + %(span)s::interval * ((g - %(lo)s)::float8 / %(n)s),
+                   v.error, v.component, v.tags, v.norm, v.kind, v.fp, %(version)s,
+                   md5('bench-history-' || g)::uuid
+              FROM generate_series(%(lo)s::bigint, %(hi)s::bigint) g
+              JOIN bench_slots s ON s.slot = (hashint8(g) & 2147483647) %% %(slots)s
+              JOIN bench_variants v ON v.vid = s.vid
+             ORDER BY g
+            """,
+            {"start": start, "span": end - start, "lo": lo, "hi": hi, "n": hi - lo + 1, "slots": slots,
+             "version": RULES_VERSION},
+        )
+        for _, definition in indexes:
+            cur.execute(definition)
+    conn.commit()
+
+
+def count_days(conn, days: list[date]) -> None:
+    from skillsmith_assets import rollup
+
+    for day in days:
+        rollup.count_day(conn, day)
+    conn.commit()
+
+
+def add_new_events(conn, count: int, seed: int, now: datetime, span: timedelta) -> None:
+    """The last six hours: raw events as ingest stores them, not normalized yet."""
+    import io
+
+    events = common.fast_events(count, seed=seed + 1, now=now, span=span)
+    with conn.cursor() as cur:
+        for part in common.chunks(range(count), 100_000):
+            buffer = io.StringIO()
+            for i in part:
+                tags = "{" + ",".join(events.tags[i]) + "}"
+                buffer.write(f"{events.ts[i]}\t{common.copy_text(events.error[i])}\t{events.component[i]}\t{tags}\t"
+                             f"{common.event_key('tick-' + events.event_id[i])}\n")
+            buffer.seek(0)
+            cur.copy_expert("COPY agent_errors (ts, error, component, tags, event_key) FROM STDIN", buffer)
+    conn.commit()
+
+
+def reset_new_events(conn, since: datetime) -> int:
+    """Make the last six hours raw again, so every size's tick normalizes the same new events."""
+    with conn.cursor() as cur:
+        cur.execute("""UPDATE agent_errors SET norm_error = NULL, kind = NULL, fingerprint = NULL,
+                              normalizer_version = NULL WHERE ts >= %s""", (since,))
+        count = cur.rowcount
+    conn.commit()
+    return count
+
+
+def vacuum(conn, *tables: str) -> None:
+    old = conn.autocommit
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        for table in tables:
+            cur.execute(f"VACUUM ANALYZE {table}")
+    conn.autocommit = old
+
+
+def tick_child(url: str, project_dir: str, dagster_home: str, when_iso: str) -> dict:
+    """One 6-hourly tick: the schedule's RunRequest, materialized in-process; per-asset seconds from the run."""
+    os.environ["SKILLSMITH_DATABASE_URL"] = url
+    os.environ["SKILLSMITH_PROJECT_DIR"] = project_dir
+    import logging
+
+    import dagster as dg
+
+    from skillsmith_assets.defs import mining
+    from skillsmith_assets.defs.resources import ErrorStore
+
+    logging.getLogger("dagster").setLevel(logging.WARNING)
+    when = datetime.fromisoformat(when_iso)
+    Path(dagster_home).mkdir(parents=True, exist_ok=True)
+    with dg.instance_for_test(temp_dir=dagster_home) as instance:
+        context = dg.build_schedule_context(instance=instance, scheduled_execution_time=when)
+        request = mining.mining_every_6_hours(context)
+        start = time.perf_counter()
+        result = dg.materialize(mining.MINING_ASSETS, instance=instance, resources={"error_store": ErrorStore()},
+                                tags=request.tags, raise_on_error=True,
+                                run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}})
+        seconds = time.perf_counter() - start
+        steps = {}
+        for event in result.get_step_success_events():
+            steps[event.step_key] = event.event_specific_data.duration_ms / 1000
+        metadata = {}
+        for event in result.get_asset_materialization_events():
+            mat = event.event_specific_data.materialization
+            metadata[mat.asset_key.to_user_string()] = {
+                k: v.value for k, v in mat.metadata.items() if isinstance(v.value, (int, float))}
+    return {"seconds": seconds, "steps": steps, "metadata": metadata, "tags": dict(request.tags)}
+
+
+def refresh_seed_view(conn) -> float:
+    with conn.cursor() as cur:
+        cur.execute("SELECT to_regclass('bench_seed_signatures') IS NOT NULL")
+        if not cur.fetchone()[0]:
+            cur.execute(SEED_VIEW)
+        conn.commit()
+        start = time.perf_counter()
+        cur.execute("REFRESH MATERIALIZED VIEW bench_seed_signatures")
+        conn.commit()
+        return time.perf_counter() - start
+
+
+def compare_with_seed_view(conn) -> dict:
+    """The incremental signatures against the full recompute, fingerprint by fingerprint (30-day hits)."""
+    with conn.cursor() as cur:
+        cur.execute("""
+            WITH seed AS (SELECT fingerprint AS fp, sum(hits_30d) AS hits FROM bench_seed_signatures GROUP BY 1)
+            SELECT count(*) FILTER (WHERE s.fp IS NOT NULL AND seed.fp IS NOT NULL AND s.hits_30d = seed.hits),
+                   count(*) FILTER (WHERE s.fp IS NULL OR seed.fp IS NULL OR s.hits_30d <> seed.hits),
+                   (SELECT count(*) FROM error_signatures), (SELECT count(*) FROM seed),
+                   (SELECT coalesce(sum(hits_30d), 0) FROM error_signatures),
+                   (SELECT count(*) FROM agent_errors WHERE fingerprint IS NULL)
+              FROM error_signatures s FULL JOIN seed ON seed.fp = s.fp""")
+        same, differ, signatures, seed_rows, hits, unnormalized = cur.fetchone()
+        cur.execute("SELECT count(*) FROM error_candidates")
+        candidates = cur.fetchone()[0]
+        cur.execute("""SELECT count(*) FROM agent_errors e WHERE e.ts >= (SELECT max(ts) FROM agent_errors) - interval '6 hours'
+                          AND NOT EXISTS (SELECT 1 FROM bench_variants v WHERE v.fp = e.fingerprint)""")
+        unknown = cur.fetchone()[0]
+    return {"same": same, "differ": differ, "signatures": signatures, "seed_rows": seed_rows,
+            "hits_30d": int(hits), "unnormalized": unnormalized, "candidates": candidates,
+            "new_with_unseen_fp": unknown}
+
+
+def table_sizes(conn) -> dict:
+    with conn.cursor() as cur:
+        cur.execute("""SELECT pg_total_relation_size('agent_errors'), pg_total_relation_size('error_daily_counts'),
+                              (SELECT count(*) FROM error_daily_counts)""")
+        errors, counts, count_rows = cur.fetchone()
+    return {"agent_errors_mb": errors / 2**20, "daily_counts_mb": counts / 2**20, "daily_count_rows": count_rows}
+
+
+def run(server: common.BenchServer, history: int = 10_000_000, tick_events: int | None = None,
+        scales: tuple[int, ...] = (1, 3, 10), fingerprints: int = 2000, seed: int = 11,
+        workdir: Path | None = None) -> dict:
+    """The tick and the seed's refresh at ``history * scale / max(scales)`` events of history, for each scale.
+
+    ``tick_events`` defaults to six hours at the largest history's rate.
+    """
+    top = max(scales)
+    tick_events = tick_events or max(1, history // 120)
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    tick_start = now - timedelta(hours=6)
+    today = now.date()
+    first_day = today - timedelta(days=29)  # the oldest day inside both 30-day windows
+    history_start = datetime(first_day.year, first_day.month, first_day.day, tzinfo=timezone.utc) + timedelta(minutes=1)
+    days = [first_day + timedelta(days=i) for i in range(30)]
+    target = server.fresh_database(DB)
+    conn = common.connect(target.url)
+    scratch = Path(tempfile.mkdtemp(prefix="skillsmith-bench-mining-", dir=workdir))
+    runs = []
+    try:
+        common.log(f"mining: {fingerprints:,} message variants")
+        rows = variants(fingerprints, seed, now)
+        slots = load_variants(conn, rows)
+        common.log(f"mining: {tick_events:,} new events in the last 6 hours")
+        add_new_events(conn, tick_events, seed, now, timedelta(hours=6))
+        loaded = 0
+        for scale in sorted(scales):
+            size = history * scale // top
+            watch = common.Stopwatch()
+            common.log(f"mining: history to {size:,} events ({scale}x)")
+            with watch("history"):
+                add_history(conn, loaded + 1, size, history_start, tick_start, slots)
+            loaded = size
+            with watch("daily counts"):
+                reset_new_events(conn, tick_start)
+                count_days(conn, days)
+                vacuum(conn, "agent_errors", "error_daily_counts")
+            project = scratch / f"project_{scale}"
+            (project / "skills" / "proposed").mkdir(parents=True, exist_ok=True)
+            common.log(f"mining: 6-hourly tick over {size:,} events of history")
+            tick, _, rss = common.in_child(tick_child, target.url, str(project), str(scratch / f"dagster_{scale}"),
+                                           now.isoformat())
+            start = time.perf_counter()  # the recount part of normalized_errors, alone (it is idempotent)
+            count_days(conn, [today - timedelta(days=1), today])
+            recount = time.perf_counter() - start
+            common.log(f"mining: tick {tick['seconds']:.1f} s; refreshing the seed's materialized view")
+            refresh = refresh_seed_view(conn)
+            check = compare_with_seed_view(conn)
+            proposals = len(list((project / "skills" / "proposed").glob("*.yaml")))
+            runs.append({"scale": scale, "history": size, "tick_events": tick_events, "tick": tick,
+                         "tick_peak_rss_mb": rss, "refresh_seconds": refresh, "recount_seconds": recount,
+                         "speedup": refresh / tick["seconds"],
+                         "steps_seconds": sum(tick["steps"].values()),
+                         "speedup_steps": refresh / max(sum(tick["steps"].values()), 1e-9),
+                         "check": check, "proposals": proposals, "setup": watch.laps, **table_sizes(conn)})
+            common.log(f"mining: refresh {refresh:.1f} s; check {json.dumps(check)}")
+    finally:
+        conn.close()
+        server.drop(DB)
+        shutil.rmtree(scratch, ignore_errors=True)
+    base = runs[0]["tick"]["seconds"]
+    for run_ in runs:
+        run_["tick_vs_smallest"] = run_["tick"]["seconds"] / base
+    return {"history": history, "tick_events": tick_events, "fingerprints": len(rows), "runs": runs}
+
+
+STEP_ORDER = ["raw_errors", "normalized_errors", "error_signatures", "error_candidates", "skill_proposals"]
+
+
+def table(result: dict) -> str:
+    rows = []
+    for run in result["runs"]:
+        c = run["check"]
+        same = "yes" if c["differ"] == 0 and c["unnormalized"] == 0 else f"**no** ({c['differ']} differ)"
+        rows.append([f"{run['scale']}×", common.fmt_num(run["history"]), common.fmt_num(run["tick_events"]),
+                     common.fmt_num(run["tick"]["seconds"], 2), common.fmt_num(run["steps_seconds"], 2),
+                     common.fmt_num(run["refresh_seconds"], 2), common.fmt_ratio(run["speedup"]),
+                     common.fmt_ratio(run["speedup_steps"]), common.fmt_ratio(run["tick_vs_smallest"]),
+                     common.fmt_num(run["tick_peak_rss_mb"]), common.fmt_num(c["signatures"]), same])
+    return common.markdown_table(
+        ["history", "events in window", "new events", "tick s (run)", "tick s (asset steps)",
+         "seed refresh s", "refresh / tick", "refresh / steps", "tick vs 1×", "tick peak RSS MiB",
+         "signatures", "signatures = full recompute"], rows)
+
+
+def steps_table(result: dict) -> str:
+    rows = []
+    for run in result["runs"]:
+        steps = run["tick"]["steps"]
+        overhead = run["tick"]["seconds"] - sum(steps.values())
+        norm = steps.get("normalized_errors")
+        rows.append([f"{run['scale']}×"] + [common.fmt_num(steps.get(s), 2) for s in STEP_ORDER]
+                    + [common.fmt_num(run.get("recount_seconds"), 2),
+                       common.fmt_num(None if norm is None else norm - run.get("recount_seconds", 0), 2),
+                       common.fmt_num(overhead, 2)])
+    return common.markdown_table(
+        ["history"] + [f"`{s}` s" for s in STEP_ORDER]
+        + ["of which: recount 2 days s", "of which: normalize new rows s", "run overhead s"], rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.mining_bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--history", type=int, default=10_000_000, help="events in the 30-day window at 10x")
+    parser.add_argument("--tick-events", type=int, default=None, help="new events per tick (default: 6 h at 10x)")
+    parser.add_argument("--fingerprints", type=int, default=2000)
+    parser.add_argument("--seed", type=int, default=11)
+    args = parser.parse_args(argv)
+    server = common.BenchServer()
+    try:
+        result = run(server, args.history, args.tick_events, fingerprints=args.fingerprints, seed=args.seed)
+        print(table(result))
+        print()
+        print(steps_table(result))
+    finally:
+        server.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

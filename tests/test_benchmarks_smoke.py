@@ -1,0 +1,100 @@
+"""The benchmarks at smoke size: they run, and what they measure is consistent.
+
+No timing is asserted here (timing belongs to ``make bench``); these tests make
+sure the benchmark code itself cannot rot: every engine fingerprints alike, ingest
+stores exactly the rows a bare COPY stores, the incremental tick's signatures equal
+the seed's full recompute, and the report renders.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+
+from benchmarks import __main__ as suite
+from benchmarks import common, ingest_bench, mining_bench, normalize_bench
+
+EVENTS = 3000
+SLOW_EVENTS = 500
+HISTORY = 20_000
+TICK_EVENTS = 100
+FINGERPRINTS = 300
+SCALES = (1, 10)  # two history sizes are enough to exercise the scaling code
+
+
+@pytest.fixture(scope="module")
+def results(pg_admin_url, tmp_path_factory):
+    server = common.BenchServer(admin_url=pg_admin_url)
+    workdir = tmp_path_factory.mktemp("bench")
+    try:
+        out = {
+            "started": "smoke",
+            "machine": common.machine(),
+            "server": {"kind": server.description, **server.settings()},
+            "normalize": normalize_bench.run(server, EVENTS, SLOW_EVENTS),
+            "ingest": ingest_bench.run(server, EVENTS, workdir=workdir),
+            "mining": mining_bench.run(server, HISTORY, TICK_EVENTS, scales=SCALES, fingerprints=FINGERPRINTS,
+                                       workdir=workdir),
+        }
+    finally:
+        server.close()
+    return out
+
+
+def test_fast_events_are_deterministic_and_realistic():
+    now = datetime(2026, 1, 31, 12, tzinfo=timezone.utc)
+    a = common.fast_events(500, seed=3, now=now)
+    b = common.fast_events(500, seed=3, now=now)
+    assert a.error == b.error and a.ts == b.ts
+    assert a.ts == sorted(a.ts)
+    assert len(set(a.component)) >= 5
+    assert any("Traceback (most recent call last)" in e for e in a.error)
+    assert sum(e.startswith("RuntimeError: unexpected state") for e in a.error) > 10
+
+
+def test_every_normalizer_runs_and_fingerprints_agree(results):
+    paths = results["normalize"]["paths"]
+    assert set(paths) == {"per-event", "batch", "sql", "drain3"}
+    for name, row in paths.items():
+        assert "missing" not in row, row
+        assert row["eps"] > 0 and row["vs_drain3"] > 0, name
+    assert paths["batch"]["events"] == EVENTS and paths["per-event"]["events"] == SLOW_EVENTS
+    assert results["normalize"]["consistent"] == {"per-event": True, "sql": True}
+    assert paths["drain3"]["groups"] > 0
+
+
+def test_ingest_stores_what_a_bare_copy_stores(results):
+    runs = results["ingest"]["runs"]
+    assert [r["events"] for r in runs] == [EVENTS // 10, EVENTS * 3 // 10, EVENTS]
+    for run in runs:
+        assert run["ingest"]["loaded"] == run["events"]
+        assert run["ingest"]["rows"] == run["copy"]["rows"] == run["events"]
+        assert run["same_rows"] is True
+        assert run["share_of_copy"] > 0 and run["ingest"]["peak_rss_mb"] > 0
+
+
+def test_tick_signatures_equal_the_full_recompute(results):
+    mining = results["mining"]
+    assert [r["history"] for r in mining["runs"]] == [HISTORY // 10, HISTORY]
+    for run in mining["runs"]:
+        check = run["check"]
+        assert check["differ"] == 0 and check["unnormalized"] == 0
+        assert check["same"] == check["signatures"] == check["seed_rows"] > 0
+        assert check["hits_30d"] == run["history"] + TICK_EVENTS
+        assert check["new_with_unseen_fp"] == 0  # the tick's SQL normalizer agrees with the Python one
+        assert set(run["tick"]["steps"]) == set(mining_bench.STEP_ORDER)
+        assert run["tick"]["metadata"]["normalized_errors"]["normalized"] == TICK_EVENTS
+        assert run["tick"]["tags"]  # the schedule's partition range
+        assert run["proposals"] > 0 and run["check"]["candidates"] > 0
+        assert run["speedup"] > 0 and run["tick_peak_rss_mb"] > 0
+
+
+def test_report_renders_tables_targets_and_plot(results, tmp_path):
+    text = suite.render(results, "python -m benchmarks --events 3000")
+    for heading in ("## Targets", "## Normalize + fingerprint", "## Ingest", "## Mining"):
+        assert heading in text
+    assert "`python -m benchmarks --events 3000`" in text
+    assert len(suite.targets(results)) == 9
+    assert suite.plot(results, tmp_path / "benchmarks.png")
+    assert (tmp_path / "benchmarks.png").stat().st_size > 10_000
