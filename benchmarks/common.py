@@ -18,7 +18,6 @@ Why these pieces exist:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import platform
@@ -28,7 +27,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -39,6 +37,9 @@ from typing import Callable, Iterable, Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
+
+from skillsmith_assets.events import Event
+from skillsmith_assets.ingest import copy_text
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -195,14 +196,9 @@ def write_jsonl(events: EventColumns, path: Path, limit: int | None = None) -> i
     return n
 
 
-def copy_text(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
-
-
 def event_key(source_id: str) -> str:
-    """The key ``skillsmith ingest`` gives an event that carries its own id (events.Event.key)."""
-    material = json.dumps(["id", source_id])
-    return str(uuid.UUID(hashlib.sha256(material.encode("utf-8")).hexdigest()[:32]))
+    """The key ``skillsmith ingest`` gives an event that carries its own id."""
+    return Event(error="", component=None, tags=None, ts=None, source_id=source_id).key
 
 
 def write_copy_rows(events: EventColumns, path: Path, limit: int | None = None) -> int:
