@@ -55,8 +55,8 @@ def ingest_error(event: dict, conn=None) -> dict:
     if conn is not None:
         row_id, ts = _store(conn, params)
     else:
+        ensure_schema()
         with db.connection() as own:
-            ensure_schema(own)
             row_id, ts = _store(own, params)
     return {
         "id": row_id,
@@ -73,14 +73,9 @@ def ingest_error(event: dict, conn=None) -> dict:
 _schema_checked = False
 
 
-def ensure_schema(conn) -> None:
-    """Apply ``sql/`` once per process if the store has no ``agent_errors`` yet."""
+def ensure_schema() -> None:
+    """Apply ``sql/`` at most once per process (a no-op when the store is current)."""
     global _schema_checked
-    if _schema_checked:
-        return
-    with conn.cursor() as cur:
-        cur.execute("SELECT to_regclass('agent_errors') IS NOT NULL AND to_regproc('error_fingerprint') IS NOT NULL")
-        ready = cur.fetchone()[0]
-    if not ready:
+    if not _schema_checked:
         db.apply_schema()
-    _schema_checked = True
+        _schema_checked = True

@@ -29,7 +29,7 @@ from pathlib import Path
 from . import paths
 from .github_client import GitHubCalls, GitHubSettings, GitHubSetupError, connect
 from .pr_body import HANDS_OFF_MARKER, Marker, ProposalSummary, credential_kinds, parse_marker, render_body, title
-from .skill_model import ID_RE, KINDS, autopatch_relpath, load_skill_file
+from .skill_model import ID_RE, KINDS, autopatch_relpath, load_skill_file, skill_files
 
 COMMIT_TRAILER = "Skillsmith-Batch:"
 LABEL_COLOR = "5319e7"
@@ -57,7 +57,7 @@ def load_proposals(project_dir: Path | None = None, log=None) -> list[Proposal]:
     proposed = root / "skills" / "proposed"
     log = log or (lambda message: None)
     found = []
-    for path in sorted(proposed.glob("*.yaml")) if proposed.is_dir() else ():
+    for path in skill_files(proposed):
         try:
             doc = load_skill_file(path)
         except ValueError:

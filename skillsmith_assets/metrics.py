@@ -48,6 +48,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from . import paths
+from .skill_model import skill_files as yaml_files_in
 
 METRIC_KEYS = (
     "error_volume_7d",
@@ -131,9 +132,7 @@ def skill_files(skills_root: Path | None = None) -> list[SkillFile]:
     places = [(root / "proposed", "proposed"), (root / "rejected", "rejected"), (root, None)]
     found = []
     for directory, place in places:
-        if not directory.is_dir():
-            continue
-        for path in sorted([*directory.glob("*.yaml"), *directory.glob("*.yml")]):
+        for path in yaml_files_in(directory):
             doc = _read(path)
             if place is None:
                 place_here = "approved" if doc.get("status") == "approved" else "other"

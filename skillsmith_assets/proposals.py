@@ -8,8 +8,6 @@ replaced with ``os.replace`` only when its content changes.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,7 +16,8 @@ import yaml
 
 from . import paths
 from .classification import Classifier
-from .skill_model import autopatch_relpath, load_skill_file, skill_id, validate_skill
+from .skill_model import (autopatch_relpath, load_skill_file, skill_files, skill_id, validate_skill,
+                          write_text_atomic)
 from .skill_regex import build_message_regex
 
 MAX_SAMPLES = 3
@@ -132,21 +131,11 @@ def render_skill(env: jinja2.Environment, kind: str, values: dict) -> tuple[str,
     return text, doc
 
 
-def write_atomically(path: Path, text: str) -> bool:
-    """Write ``text`` unless the file already holds it; returns whether it was written."""
+def write_if_changed(path: Path, text: str) -> bool:
+    """Write ``text`` atomically unless the file already holds it; returns whether it was written."""
     if path.exists() and path.read_text(encoding="utf-8") == text:
         return False
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text_atomic(path, text)
     return True
 
 
@@ -163,7 +152,7 @@ class Coverage:
 def existing_coverage() -> Coverage:
     coverage = Coverage()
     for folder in (paths.skills_dir(), paths.proposed_dir(), paths.rejected_dir()):
-        for path in sorted(folder.glob("*.yaml")) if folder.is_dir() else []:
+        for path in skill_files(folder):
             try:
                 doc = load_skill_file(path)
             except ValueError:
@@ -212,7 +201,7 @@ def write_proposals(candidates: list[Candidate], classifier: Classifier,
             report.skipped.append((candidate.fp, str(exc)))
             continue
         path = out_dir / f"{values['id']}.yaml"
-        (report.written if write_atomically(path, text) else report.unchanged).append(values["id"])
+        (report.written if write_if_changed(path, text) else report.unchanged).append(values["id"])
         report.files.append(path)
         report.docs.append(doc)
     return report

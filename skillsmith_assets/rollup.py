@@ -256,15 +256,6 @@ def other_pattern_samples(conn, component: str | None, pattern: str, limit: int 
         return [row[0] for row in cur.fetchall()]
 
 
-def days_with_events(conn, start: datetime, end: datetime) -> list[date]:
-    with conn.cursor() as cur:
-        cur.execute(
-            "SELECT DISTINCT (ts AT TIME ZONE 'UTC')::date FROM agent_errors WHERE ts >= %s AND ts < %s ORDER BY 1",
-            (start, end),
-        )
-        return [row[0] for row in cur.fetchall()]
-
-
 def top_candidates(conn, limit: int = 10) -> list[dict]:
     with conn.cursor() as cur:
         cur.execute(

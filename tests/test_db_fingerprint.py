@@ -327,7 +327,7 @@ def test_normalize_does_not_import_database_or_dagster():
 # --- sample data ---------------------------------------------------------------------------
 
 def test_sample_data_is_ranked_into_candidates(database, conn):
-    from skillsmith_assets import rollup
+    from skillsmith_assets import mining, rollup
     from skillsmith_assets.sample_data import generate_events
 
     now = datetime.now(timezone.utc)
@@ -338,9 +338,7 @@ def test_sample_data_is_ranked_into_candidates(database, conn):
     for event in events[-600:]:  # the newest: the 7-day window
         ingest_error(event, conn=conn)
     conn.commit()
-    rollup.normalize_rows(conn, now - timedelta(days=31), now + timedelta(days=1))
-    for day in rollup.days_with_events(conn, now - timedelta(days=31), now + timedelta(days=1)):
-        rollup.count_day(conn, day)
+    mining.normalize_window(conn, now - timedelta(days=31), now + timedelta(days=1))
     rollup.refresh_signatures(conn, now)
     rollup.refresh_candidates(conn, rollup.CandidateRules(min_hits=2, top_n=10))
     conn.commit()

@@ -13,7 +13,7 @@ import dagster as dg
 
 from .. import mining, rollup
 from ..inbox import inbox_dir
-from ..skill_model import load_skill_file, validate_skill
+from ..skill_model import load_skill_file, skill_files, validate_skill
 from .partitions import daily_partitions
 from .resources import ErrorStore
 
@@ -144,7 +144,7 @@ def proposals_are_valid() -> dg.AssetCheckResult:
     from ..paths import proposed_dir
 
     problems = []
-    for path in sorted(proposed_dir().glob("*.yaml")):
+    for path in skill_files(proposed_dir()):
         try:
             errors = validate_skill(load_skill_file(path), expected_status="proposed")
         except ValueError as exc:
