@@ -9,7 +9,8 @@ DEV_DAGSTER_HOME ?= $(SKILLSMITH_HOME)/dagster_home
 
 .PHONY: install demo test bench dev skills-db-setup skills-mine retrain stats clean
 
-$(STAMP): pyproject.toml
+# The compiled engines are built by the editable install: rebuild when their sources change.
+$(STAMP): pyproject.toml setup.py $(wildcard skillsmith_assets/*.c)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'

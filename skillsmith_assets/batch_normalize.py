@@ -2,11 +2,12 @@
 
 ``normalize.py`` stays the per-event engine (``ingest_error``, ``skillsmith
 normalize``). For large inputs (``skillsmith group``, backfills) this module
-computes the same function faster in the two ways that cannot change a result:
+computes the same function faster in ways that cannot change a result:
 
 - each distinct message is normalized once (error streams repeat themselves);
-- distinct messages are split into chunks normalized in worker processes, one
-  per core, and put back in input order.
+- the compiled engine (``native_normalize.py``) runs the rule table in C on
+  every core; where it is not built, chunks of distinct messages go to worker
+  processes running the Python engine, one per core, and come back in order.
 
 Why not a vectorized string library: the rule table relies on lookbehinds and
 on Python ``re`` / PostgreSQL ARE semantics; Arrow's RE2 kernels have no
@@ -52,12 +53,21 @@ def normalize_messages(messages: Sequence[str], workers: int | None = None) -> l
             at = index[message] = len(distinct)
             distinct.append(message)
         positions.append(at)
-    workers = default_workers() if workers is None else workers
-    if workers > 1 and len(distinct) >= PARALLEL_MIN:
-        results = _parallel(distinct, workers)
-    else:
-        results = _normalize_chunk(distinct)
+    results = normalize_distinct(distinct, workers)
     return [results[at] for at in positions]
+
+
+def normalize_distinct(messages: Sequence[str], workers: int | None = None) -> list[tuple[str, str]]:
+    """(norm_error, kind) for each message of a list the caller has already de-duplicated."""
+    from . import native_normalize
+
+    messages = list(messages)
+    workers = default_workers() if workers is None else workers
+    if native_normalize.engine() is not None:
+        return native_normalize.normalize_distinct(messages, workers)
+    if workers > 1 and len(messages) >= PARALLEL_MIN:
+        return _parallel(messages, workers)
+    return _normalize_chunk(messages)
 
 
 def _parallel(distinct: list[str], workers: int) -> list[tuple[str, str]]:

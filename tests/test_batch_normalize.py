@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from skillsmith_assets import batch_normalize
+from skillsmith_assets import batch_normalize, native_normalize
 from skillsmith_assets.batch_normalize import normalize_batch, normalize_messages
 from skillsmith_assets.normalize import normalize_event
 from skillsmith_assets.sample_data import generate_events
@@ -23,6 +23,8 @@ def test_batch_equals_per_event(pairs):
 
 
 def test_worker_processes_give_the_same_results(monkeypatch):
+    """Without the compiled engine, the Python engine runs in worker processes."""
+    monkeypatch.setattr(native_normalize, "engine", lambda: None)
     monkeypatch.setattr(batch_normalize, "PARALLEL_MIN", 10)
     monkeypatch.setattr(batch_normalize, "CHUNK", 37)
     events = list(generate_events(600, seed=9))

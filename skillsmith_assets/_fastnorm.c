@@ -1,0 +1,747 @@
+/* The compiled normalization engine: runs the rule table's programs (compiled by
+ * native_normalize.py from re's own syntax tree) over UCS-4 text.
+ *
+ * The matcher is a backtracking machine with re's semantics: ordered
+ * alternatives, greedy repeats backed off one step at a time, captures restored
+ * on backtracking. A message is copied out of its Python object, normalized with
+ * the GIL released (so two threads use two cores), and copied back.
+ */
+#define PY_SSIZE_T_CLEAN
+#define _GNU_SOURCE /* memmem */
+#include <Python.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef uint32_t ch;
+
+enum { OP_CLASS = 1, OP_REPEAT, OP_SPLIT, OP_JMP, OP_SAVE, OP_BEHIND, OP_AHEAD, OP_BEGIN, OP_END, OP_MATCH };
+enum { STEP_MASK = 0, STEP_CLIP, STEP_TRUNCATE, STEP_TRIM };
+#define CLASS_SIZE 129
+#define NUL_REPLACEMENT 0x2400
+#define PAIR_BITS 4096
+
+typedef struct {
+    int32_t *code;
+    int nslots;
+    int first;    /* class of possible first characters, -1: any */
+    int anchored; /* starts with \A: only position 0 can match */
+    int behind;   /* class of a leading lookbehind, -1: none */
+    int behind_negative;
+} Prog;
+
+typedef struct {
+    int group; /* >= 0: a capture group; -1: literal text */
+    ch *text;
+    Py_ssize_t len;
+} Part;
+
+typedef struct {
+    ch *text;
+    Py_ssize_t len;
+    char *ascii; /* the same text as bytes (guards and keywords are ASCII) */
+} Str;
+
+typedef struct {
+    int type;
+    Prog prog;
+    Part *parts;
+    int nparts;
+    Str guard;
+    Str *keywords;
+    int nkeywords;
+    int digits;
+    Py_ssize_t a, b;
+} Step;
+
+typedef struct {
+    PyObject_HEAD
+    uint8_t *classes;
+    Step *steps;
+    int nsteps;
+    Prog kind;
+    Str kind_default;
+} Engine;
+
+/* ---- per-call working memory ------------------------------------------------------- */
+
+enum { FRAME_BRANCH, FRAME_REPEAT };
+
+typedef struct {
+    int kind;
+    int pc;
+    Py_ssize_t pos, count, min, trail;
+    const uint8_t *next; /* FRAME_REPEAT: the class the following character must be in, or NULL */
+} Frame;
+
+typedef struct {
+    int slot;
+    Py_ssize_t old;
+} Trail;
+
+typedef struct {
+    Frame *frames;
+    Py_ssize_t nframes, capframes;
+    Trail *trail;
+    Py_ssize_t ntrail, captrail;
+    Py_ssize_t slots[64];
+    ch *text, *other;
+    Py_ssize_t captext, capother;
+    /* The text as bytes for substring tests (other characters become 0x80, which no needle
+     * holds), as is and ASCII-lower-cased; made when first needed after the text changes. */
+    char *bytes, *lower;
+    Py_ssize_t capbytes, caplower;
+    int bytes_valid, lower_valid;
+    /* Which pairs of adjacent lower-cased characters occur (hashed): a needle with a pair
+     * that does not occur is absent without a search. */
+    uint64_t pairs[PAIR_BITS / 64];
+    int pairs_valid;
+    /* How often each ASCII character occurs in the text ([128]: all others), kept up to date by
+     * substitute() while counted is set: guards and keywords are checked against it. */
+    int32_t counts[CLASS_SIZE];
+    int counted;
+    int failed; /* out of memory */
+} Work;
+
+static int grow(void **buf, Py_ssize_t *cap, Py_ssize_t need, size_t item) {
+    if (need <= *cap) return 1;
+    Py_ssize_t size = *cap ? *cap : 64;
+    while (size < need) size *= 2;
+    void *p = realloc(*buf, (size_t)size * item);
+    if (!p) return 0;
+    *buf = p;
+    *cap = size;
+    return 1;
+}
+
+static inline int in_class(const uint8_t *cls, ch c) { return c < 128 ? cls[c] : cls[128]; }
+
+static int push_frame(Work *w, int kind, int pc, Py_ssize_t pos, Py_ssize_t count, Py_ssize_t min,
+                      const uint8_t *next) {
+    if (!grow((void **)&w->frames, &w->capframes, w->nframes + 1, sizeof(Frame))) return 0;
+    Frame *f = &w->frames[w->nframes++];
+    f->kind = kind;
+    f->pc = pc;
+    f->pos = pos;
+    f->count = count;
+    f->min = min;
+    f->next = next;
+    f->trail = w->ntrail;
+    return 1;
+}
+
+/* Match prog at start; on success the end is stored and w->slots hold the captures. */
+static int run(const Engine *e, const Prog *p, const ch *t, Py_ssize_t n, Py_ssize_t start, Work *w,
+               Py_ssize_t *end) {
+    const int32_t *code = p->code;
+    int pc = 0;
+    Py_ssize_t pos = start;
+    for (int i = 0; i < p->nslots; i++) w->slots[i] = -1;
+    w->nframes = 0;
+    w->ntrail = 0;
+    for (;;) {
+        switch (code[pc]) {
+        case OP_CLASS:
+            if (pos < n && in_class(e->classes + code[pc + 1] * CLASS_SIZE, t[pos])) {
+                pos++;
+                pc += 2;
+                continue;
+            }
+            goto fail;
+        case OP_REPEAT: {
+            const uint8_t *cls = e->classes + code[pc + 1] * CLASS_SIZE;
+            Py_ssize_t min = code[pc + 2], max = code[pc + 3];
+            Py_ssize_t limit = (max < 0 || n - pos < max) ? n - pos : max;
+            Py_ssize_t k = 0;
+            while (k < limit && in_class(cls, t[pos + k])) k++;
+            /* A run followed by a class only stops where that class matches (what backing off finds). */
+            const uint8_t *next = code[pc + 4] == OP_CLASS ? e->classes + code[pc + 5] * CLASS_SIZE : NULL;
+            if (next)
+                while (k >= min && !(pos + k < n && in_class(next, t[pos + k]))) k--;
+            if (k < min) goto fail;
+            if (k > min && !push_frame(w, FRAME_REPEAT, pc + 4, pos, k, min, next)) goto oom;
+            pos += k;
+            pc += 4;
+            continue;
+        }
+        case OP_SPLIT:
+            if (code[code[pc + 1]] == OP_CLASS &&
+                !(pos < n && in_class(e->classes + code[code[pc + 1] + 1] * CLASS_SIZE, t[pos]))) {
+                pc = code[pc + 2]; /* the first way starts with a character that is not here */
+                continue;
+            }
+            if (!push_frame(w, FRAME_BRANCH, code[pc + 2], pos, 0, 0, NULL)) goto oom;
+            pc = code[pc + 1];
+            continue;
+        case OP_JMP:
+            pc = code[pc + 1];
+            continue;
+        case OP_SAVE: {
+            int slot = code[pc + 1];
+            if (!grow((void **)&w->trail, &w->captrail, w->ntrail + 1, sizeof(Trail))) goto oom;
+            w->trail[w->ntrail].slot = slot;
+            w->trail[w->ntrail].old = w->slots[slot];
+            w->ntrail++;
+            w->slots[slot] = pos;
+            pc += 2;
+            continue;
+        }
+        case OP_BEHIND: {
+            int ok = pos > 0 && in_class(e->classes + code[pc + 1] * CLASS_SIZE, t[pos - 1]);
+            if (ok == code[pc + 2]) goto fail; /* code[pc + 2]: negative lookbehind */
+            pc += 3;
+            continue;
+        }
+        case OP_AHEAD: {
+            int ok = pos < n && in_class(e->classes + code[pc + 1] * CLASS_SIZE, t[pos]);
+            if (ok == code[pc + 2]) goto fail;
+            pc += 3;
+            continue;
+        }
+        case OP_BEGIN:
+            if (pos != 0) goto fail;
+            pc++;
+            continue;
+        case OP_END:
+            if (pos != n) goto fail;
+            pc++;
+            continue;
+        case OP_MATCH:
+            *end = pos;
+            return 1;
+        default:
+            goto oom;
+        }
+    fail:
+        if (w->nframes == 0) return 0;
+        {
+            Frame *f = &w->frames[w->nframes - 1];
+            while (w->ntrail > f->trail) {
+                w->ntrail--;
+                w->slots[w->trail[w->ntrail].slot] = w->trail[w->ntrail].old;
+            }
+            pc = f->pc;
+            if (f->kind == FRAME_BRANCH) {
+                pos = f->pos;
+                w->nframes--;
+            } else {
+                f->count--;
+                if (f->next)
+                    while (f->count >= f->min && !(f->pos + f->count < n && in_class(f->next, t[f->pos + f->count])))
+                        f->count--;
+                if (f->count < f->min) {
+                    w->nframes--;
+                    goto fail;
+                }
+                pos = f->pos + f->count;
+                if (f->count == f->min) w->nframes--;
+            }
+        }
+    }
+oom:
+    w->failed = 1;
+    return 0;
+}
+
+/* Leftmost match at or after `from`, like re.search(pattern, text, pos=from). */
+static int search(const Engine *e, const Prog *p, const ch *t, Py_ssize_t n, Py_ssize_t from, Work *w,
+                  Py_ssize_t *mstart, Py_ssize_t *mend) {
+    if (p->anchored) {
+        if (from > 0) return 0;
+        *mstart = 0;
+        return run(e, p, t, n, 0, w, mend);
+    }
+    const uint8_t *first = p->first >= 0 ? e->classes + p->first * CLASS_SIZE : NULL;
+    const uint8_t *behind = p->behind >= 0 ? e->classes + p->behind * CLASS_SIZE : NULL;
+    for (Py_ssize_t s = from; s < n; s++) { /* programs never match the empty string */
+        if (first && !in_class(first, t[s])) continue;
+        if (behind && (s > 0 && in_class(behind, t[s - 1])) == p->behind_negative) continue;
+        if (run(e, p, t, n, s, w, mend)) {
+            *mstart = s;
+            return 1;
+        }
+        if (w->failed) return 0;
+    }
+    return 0;
+}
+
+static inline int32_t count_of(const int32_t *counts, ch c) { return counts[c < 128 ? c : 128]; }
+
+/* Whether a (lower-cased, when folded) character occurs in the text. */
+static inline int occurs(const int32_t *counts, ch c, int folded) {
+    return count_of(counts, c) > 0 || (folded && c >= 'a' && c <= 'z' && counts[c - 32] > 0);
+}
+
+static inline unsigned pair_hash(unsigned char a, unsigned char b) { return ((unsigned)a * 31u + b) % PAIR_BITS; }
+
+static int make_lower(Work *w, Py_ssize_t n);
+
+static inline int pair_occurs(const Work *w, unsigned char a, unsigned char b) {
+    unsigned h = pair_hash(a, b);
+    return (w->pairs[h / 64] >> (h % 64)) & 1;
+}
+
+static int make_pairs(Work *w, Py_ssize_t n) {
+    if (!w->lower_valid && !make_lower(w, n)) return 0;
+    memset(w->pairs, 0, sizeof(w->pairs));
+    for (Py_ssize_t i = 0; i + 1 < n; i++) {
+        unsigned h = pair_hash((unsigned char)w->lower[i], (unsigned char)w->lower[i + 1]);
+        w->pairs[h / 64] |= (uint64_t)1 << (h % 64);
+    }
+    w->pairs_valid = 1;
+    return 1;
+}
+
+static int as_bytes(const ch *t, Py_ssize_t n, char **buf, Py_ssize_t *cap, int folded) {
+    if (!grow((void **)buf, cap, n + 1, 1)) return 0;
+    char *b = *buf;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        ch c = t[i];
+        b[i] = (char)(c >= 128 ? 0x80 : (folded && c >= 'A' && c <= 'Z') ? c + 32 : c);
+    }
+    return 1;
+}
+
+/* Substring test of an ASCII needle; the character counts make absent or one-character
+ * needles cost nothing. folded: the needle is lower-case and the text is compared folded. */
+static int contains(Work *w, Py_ssize_t n, const Str *needle, int folded) {
+    Py_ssize_t m = needle->len;
+    if (m == 0) return 1;
+    if (m > n) return 0;
+    for (Py_ssize_t j = 0; j < m; j++)
+        if (!occurs(w->counts, needle->text[j], folded)) return 0;
+    if (m == 1) return 1;
+    if (!w->pairs_valid && !make_pairs(w, n)) {
+        w->failed = 1;
+        return 0;
+    }
+    for (Py_ssize_t j = 0; j + 1 < m; j++) {
+        unsigned char a = (unsigned char)needle->ascii[j], b = (unsigned char)needle->ascii[j + 1];
+        if (!pair_occurs(w, (a >= 'A' && a <= 'Z') ? a + 32 : a, (b >= 'A' && b <= 'Z') ? b + 32 : b)) return 0;
+    }
+    if (!folded && !w->bytes_valid) {
+        if (!as_bytes(w->text, n, &w->bytes, &w->capbytes, 0)) {
+            w->failed = 1;
+            return 0;
+        }
+        w->bytes_valid = 1;
+    }
+    return memmem(folded ? w->lower : w->bytes, (size_t)n, needle->ascii, (size_t)m) != NULL;
+}
+
+static int make_lower(Work *w, Py_ssize_t n) {
+    if (!as_bytes(w->text, n, &w->lower, &w->caplower, 1)) return 0;
+    w->lower_valid = 1;
+    return 1;
+}
+
+/* Replace every match of step's program in w->text[0:*n]; the result becomes w->text. */
+static void substitute(const Engine *e, const Step *step, Work *w, Py_ssize_t *n) {
+    Py_ssize_t at = 0, out = 0, mstart, mend, len = *n;
+    int changed = 0;
+    while (at < len && search(e, &step->prog, w->text, len, at, w, &mstart, &mend)) {
+        Py_ssize_t need = out + (mstart - at);
+        for (int i = 0; i < step->nparts; i++) {
+            const Part *part = &step->parts[i];
+            if (part->group < 0) need += part->len;
+            else if (w->slots[2 * part->group] >= 0 && w->slots[2 * part->group + 1] >= 0)
+                need += w->slots[2 * part->group + 1] - w->slots[2 * part->group];
+        }
+        if (!grow((void **)&w->other, &w->capother, need + 1, sizeof(ch))) {
+            w->failed = 1;
+            return;
+        }
+        memcpy(w->other + out, w->text + at, (size_t)(mstart - at) * sizeof(ch));
+        out += mstart - at;
+        Py_ssize_t inserted = out;
+        for (Py_ssize_t i = mstart; i < mend; i++) w->counts[w->text[i] < 128 ? w->text[i] : 128]--;
+        for (int i = 0; i < step->nparts; i++) {
+            const Part *part = &step->parts[i];
+            if (part->group < 0) {
+                memcpy(w->other + out, part->text, (size_t)part->len * sizeof(ch));
+                out += part->len;
+            } else {
+                Py_ssize_t gs = w->slots[2 * part->group], ge = w->slots[2 * part->group + 1];
+                if (gs >= 0 && ge >= 0) {
+                    memcpy(w->other + out, w->text + gs, (size_t)(ge - gs) * sizeof(ch));
+                    out += ge - gs;
+                }
+            }
+        }
+        for (Py_ssize_t i = inserted; i < out; i++) w->counts[w->other[i] < 128 ? w->other[i] : 128]++;
+        at = mend;
+        changed = 1;
+    }
+    if (w->failed || !changed) return;
+    if (!grow((void **)&w->other, &w->capother, out + (len - at) + 1, sizeof(ch))) {
+        w->failed = 1;
+        return;
+    }
+    memcpy(w->other + out, w->text + at, (size_t)(len - at) * sizeof(ch));
+    out += len - at;
+    ch *swap = w->text;
+    Py_ssize_t swapcap = w->captext;
+    w->text = w->other;
+    w->captext = w->capother;
+    w->other = swap;
+    w->capother = swapcap;
+    *n = out;
+}
+
+static void count_chars(const ch *t, Py_ssize_t n, int32_t *counts) {
+    memset(counts, 0, CLASS_SIZE * sizeof(int32_t));
+    for (Py_ssize_t i = 0; i < n; i++) counts[t[i] < 128 ? t[i] : 128]++;
+}
+
+static int any_digit(const int32_t *counts) {
+    for (int c = '0'; c <= '9'; c++)
+        if (counts[c]) return 1;
+    return 0;
+}
+
+/* The text changed: what was derived from it must be made again. */
+static inline void changed(Work *w) { w->counted = w->bytes_valid = w->lower_valid = w->pairs_valid = 0; }
+
+/* Whether a mask's guard and keywords allow a match (both are exact: a skipped mask cannot match). */
+static int may_match(const Step *step, Work *w, Py_ssize_t len) {
+    if (!w->counted) {
+        count_chars(w->text, len, w->counts);
+        w->counted = 1;
+    }
+    if (!contains(w, len, &step->guard, 0)) return 0;
+    if (step->digits) return any_digit(w->counts);
+    if (!step->nkeywords) return 1;
+    for (int k = 0; k < step->nkeywords; k++)
+        if (contains(w, len, &step->keywords[k], 1)) return 1;
+    return 0;
+}
+
+/* Normalize w->text[0:*n] in place (w->text may be swapped); mirrors normalize_error_message. */
+static void normalize_text(const Engine *e, Work *w, Py_ssize_t *n) {
+    Py_ssize_t len = *n;
+    changed(w);
+    for (Py_ssize_t i = 0; i < len; i++)
+        if (w->text[i] == 0) w->text[i] = NUL_REPLACEMENT;
+    for (int s = 0; s < e->nsteps && !w->failed; s++) {
+        const Step *step = &e->steps[s];
+        switch (step->type) {
+        case STEP_CLIP:
+            if (len > step->a + step->b) {
+                w->text[step->a] = '\n';
+                memmove(w->text + step->a + 1, w->text + len - step->b, (size_t)step->b * sizeof(ch));
+                len = step->a + 1 + step->b;
+                changed(w);
+            }
+            break;
+        case STEP_TRUNCATE:
+            if (len > step->a) {
+                len = step->a;
+                changed(w);
+            }
+            break;
+        case STEP_TRIM:
+            if (len > 0 && w->text[0] == ' ') {
+                memmove(w->text, w->text + 1, (size_t)(len - 1) * sizeof(ch));
+                len--;
+            }
+            if (len > 0 && w->text[len - 1] == ' ') len--;
+            changed(w);
+            break;
+        default: {
+            if (!may_match(step, w, len)) break;
+            Py_ssize_t before = len;
+            ch *before_text = w->text;
+            substitute(e, step, w, &len);
+            if (w->text != before_text || len != before) /* the counts follow the text */
+                w->bytes_valid = w->lower_valid = w->pairs_valid = 0;
+        }
+        }
+    }
+    *n = len;
+}
+
+/* ---- construction ---------------------------------------------------------------------- */
+
+static int to_str(PyObject *obj, Str *out) {
+    if (!PyUnicode_Check(obj)) {
+        PyErr_SetString(PyExc_TypeError, "expected str");
+        return 0;
+    }
+    out->len = PyUnicode_GET_LENGTH(obj);
+    out->text = PyMem_Malloc((size_t)(out->len + 1) * sizeof(ch));
+    if (!out->text) {
+        PyErr_NoMemory();
+        return 0;
+    }
+    if (out->len && !PyUnicode_AsUCS4(obj, out->text, out->len, 0)) return 0;
+    out->ascii = PyMem_Malloc((size_t)out->len + 1);
+    if (!out->ascii) {
+        PyErr_NoMemory();
+        return 0;
+    }
+    for (Py_ssize_t i = 0; i < out->len; i++) out->ascii[i] = (char)(out->text[i] < 128 ? out->text[i] : 0x80);
+    return 1;
+}
+
+static int to_prog(PyObject *tuple, Prog *prog) {
+    PyObject *code;
+    Py_buffer view;
+    if (!PyArg_ParseTuple(tuple, "Oiiiii", &code, &prog->nslots, &prog->first, &prog->anchored, &prog->behind,
+                          &prog->behind_negative))
+        return 0;
+    if (prog->nslots > 64) {
+        PyErr_SetString(PyExc_ValueError, "too many capture groups");
+        return 0;
+    }
+    if (PyObject_GetBuffer(code, &view, PyBUF_SIMPLE) < 0) return 0;
+    prog->code = PyMem_Malloc((size_t)view.len + sizeof(int32_t));
+    if (!prog->code) {
+        PyBuffer_Release(&view);
+        PyErr_NoMemory();
+        return 0;
+    }
+    memcpy(prog->code, view.buf, (size_t)view.len);
+    PyBuffer_Release(&view);
+    return 1;
+}
+
+static int to_step(PyObject *tuple, Step *step) {
+    if (!PyTuple_Check(tuple) || PyTuple_GET_SIZE(tuple) < 3) {
+        PyErr_SetString(PyExc_TypeError, "a step is a tuple");
+        return 0;
+    }
+    step->type = (int)PyLong_AsLong(PyTuple_GET_ITEM(tuple, 0));
+    if (step->type != STEP_MASK) {
+        step->a = PyLong_AsSsize_t(PyTuple_GET_ITEM(tuple, 1));
+        step->b = PyLong_AsSsize_t(PyTuple_GET_ITEM(tuple, 2));
+        return !PyErr_Occurred();
+    }
+    PyObject *prog, *parts, *guard, *keywords;
+    int type;
+    if (!PyArg_ParseTuple(tuple, "iOO!UO!i", &type, &prog, &PyTuple_Type, &parts, &guard, &PyTuple_Type, &keywords,
+                          &step->digits))
+        return 0;
+    if (!to_prog(prog, &step->prog) || !to_str(guard, &step->guard)) return 0;
+    step->nparts = (int)PyTuple_GET_SIZE(parts);
+    step->parts = PyMem_Calloc((size_t)step->nparts + 1, sizeof(Part));
+    step->nkeywords = (int)PyTuple_GET_SIZE(keywords);
+    step->keywords = PyMem_Calloc((size_t)step->nkeywords + 1, sizeof(Str));
+    if (!step->parts || !step->keywords) {
+        PyErr_NoMemory();
+        return 0;
+    }
+    for (int i = 0; i < step->nparts; i++) {
+        PyObject *part = PyTuple_GET_ITEM(parts, i);
+        if (PyLong_Check(part)) {
+            step->parts[i].group = (int)PyLong_AsLong(part);
+            if (2 * step->parts[i].group + 1 >= step->prog.nslots) {
+                PyErr_SetString(PyExc_ValueError, "replacement refers to a missing group");
+                return 0;
+            }
+        } else {
+            step->parts[i].group = -1;
+            Str s;
+            if (!to_str(part, &s)) return 0;
+            step->parts[i].text = s.text;
+            step->parts[i].len = s.len;
+            PyMem_Free(s.ascii);
+        }
+    }
+    for (int i = 0; i < step->nkeywords; i++)
+        if (!to_str(PyTuple_GET_ITEM(keywords, i), &step->keywords[i])) return 0;
+    return 1;
+}
+
+static void Engine_dealloc(Engine *self) {
+    for (int s = 0; s < self->nsteps; s++) {
+        Step *step = &self->steps[s];
+        PyMem_Free(step->prog.code);
+        PyMem_Free(step->guard.text);
+        PyMem_Free(step->guard.ascii);
+        for (int i = 0; step->parts && i < step->nparts; i++) PyMem_Free(step->parts[i].text);
+        PyMem_Free(step->parts);
+        for (int i = 0; step->keywords && i < step->nkeywords; i++) {
+            PyMem_Free(step->keywords[i].text);
+            PyMem_Free(step->keywords[i].ascii);
+        }
+        PyMem_Free(step->keywords);
+    }
+    PyMem_Free(self->steps);
+    PyMem_Free(self->classes);
+    PyMem_Free(self->kind.code);
+    PyMem_Free(self->kind_default.text);
+    PyMem_Free(self->kind_default.ascii);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static int Engine_init(Engine *self, PyObject *args, PyObject *Py_UNUSED(kwds)) {
+    Py_buffer classes;
+    PyObject *steps, *kind, *kind_default;
+    if (self->steps) {
+        PyErr_SetString(PyExc_RuntimeError, "an Engine is initialised once");
+        return -1;
+    }
+    if (!PyArg_ParseTuple(args, "y*O!O!U", &classes, &PyTuple_Type, &steps, &PyTuple_Type, &kind, &kind_default))
+        return -1;
+    if (classes.len % CLASS_SIZE) {
+        PyBuffer_Release(&classes);
+        PyErr_SetString(PyExc_ValueError, "class table size");
+        return -1;
+    }
+    self->classes = PyMem_Malloc((size_t)classes.len + 1);
+    if (!self->classes) {
+        PyBuffer_Release(&classes);
+        PyErr_NoMemory();
+        return -1;
+    }
+    memcpy(self->classes, classes.buf, (size_t)classes.len);
+    PyBuffer_Release(&classes);
+    self->nsteps = (int)PyTuple_GET_SIZE(steps);
+    self->steps = PyMem_Calloc((size_t)self->nsteps + 1, sizeof(Step));
+    if (!self->steps) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (int s = 0; s < self->nsteps; s++)
+        if (!to_step(PyTuple_GET_ITEM(steps, s), &self->steps[s])) return -1;
+    if (!to_prog(kind, &self->kind) || !to_str(kind_default, &self->kind_default)) return -1;
+    return 0;
+}
+
+/* ---- normalize(messages) -> [(norm_error, kind), ...] ----------------------------------- */
+
+typedef struct {
+    Py_ssize_t start, len;           /* the normalized text in the output arena */
+    Py_ssize_t kind_start, kind_len; /* kind_start < 0: the default kind */
+} Result;
+
+static PyObject *Engine_normalize(Engine *self, PyObject *messages) {
+    if (!PyList_Check(messages)) {
+        PyErr_SetString(PyExc_TypeError, "normalize() takes a list of str");
+        return NULL;
+    }
+    Py_ssize_t count = PyList_GET_SIZE(messages), total = 0;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *m = PyList_GET_ITEM(messages, i);
+        if (!PyUnicode_Check(m)) {
+            PyErr_Format(PyExc_TypeError, "message %zd is not a str", i);
+            return NULL;
+        }
+        total += PyUnicode_GET_LENGTH(m);
+    }
+    ch *input = malloc((size_t)(total + 1) * sizeof(ch));
+    Py_ssize_t *offsets = malloc((size_t)(count + 1) * sizeof(Py_ssize_t));
+    Result *results = malloc((size_t)(count + 1) * sizeof(Result));
+    ch *arena = NULL;
+    Py_ssize_t arena_cap = 0, arena_len = 0;
+    Work w;
+    memset(&w, 0, sizeof(w));
+    PyObject *out = NULL;
+    if (!input || !offsets || !results) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    offsets[0] = 0;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *m = PyList_GET_ITEM(messages, i);
+        Py_ssize_t len = PyUnicode_GET_LENGTH(m);
+        if (len && !PyUnicode_AsUCS4(m, input + offsets[i], len, 0)) goto done;
+        offsets[i + 1] = offsets[i] + len;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < count && !w.failed; i++) {
+        Py_ssize_t len = offsets[i + 1] - offsets[i];
+        if (!grow((void **)&w.text, &w.captext, len + 1, sizeof(ch))) {
+            w.failed = 1;
+            break;
+        }
+        memcpy(w.text, input + offsets[i], (size_t)len * sizeof(ch));
+        normalize_text(self, &w, &len);
+        if (w.failed) break;
+        Py_ssize_t kstart, kend;
+        Result *r = &results[i];
+        r->kind_start = -1;
+        r->kind_len = 0;
+        if (search(self, &self->kind, w.text, len, 0, &w, &kstart, &kend) && w.slots[2] >= 0 && w.slots[3] >= 0) {
+            r->kind_start = w.slots[2];
+            r->kind_len = w.slots[3] - w.slots[2];
+        }
+        if (!grow((void **)&arena, &arena_cap, arena_len + len + 1, sizeof(ch))) {
+            w.failed = 1;
+            break;
+        }
+        memcpy(arena + arena_len, w.text, (size_t)len * sizeof(ch));
+        r->start = arena_len;
+        r->len = len;
+        arena_len += len;
+    }
+    Py_END_ALLOW_THREADS
+    if (w.failed) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    out = PyList_New(count);
+    if (!out) goto done;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        Result *r = &results[i];
+        PyObject *norm = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, arena + r->start, r->len);
+        PyObject *kind = r->kind_start < 0
+                             ? PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, self->kind_default.text,
+                                                         self->kind_default.len)
+                             : PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, arena + r->start + r->kind_start,
+                                                         r->kind_len);
+        PyObject *pair = (norm && kind) ? PyTuple_Pack(2, norm, kind) : NULL;
+        Py_XDECREF(norm);
+        Py_XDECREF(kind);
+        if (!pair) {
+            Py_CLEAR(out);
+            goto done;
+        }
+        PyList_SET_ITEM(out, i, pair);
+    }
+done:
+    free(input);
+    free(offsets);
+    free(results);
+    free(arena);
+    free(w.frames);
+    free(w.trail);
+    free(w.text);
+    free(w.other);
+    free(w.bytes);
+    free(w.lower);
+    return out;
+}
+
+static PyMethodDef Engine_methods[] = {
+    {"normalize", (PyCFunction)Engine_normalize, METH_O,
+     "normalize(messages: list[str]) -> list[tuple[str, str]]: (norm_error, kind) per message."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject EngineType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "skillsmith_assets._fastnorm.Engine",
+    .tp_basicsize = sizeof(Engine),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Engine(classes, steps, kind, kind_default): the rule table compiled by native_normalize.",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)Engine_init,
+    .tp_dealloc = (destructor)Engine_dealloc,
+    .tp_methods = Engine_methods,
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, .m_name = "_fastnorm", .m_doc = "The compiled normalization engine.", .m_size = -1};
+
+PyMODINIT_FUNC PyInit__fastnorm(void) {
+    if (PyType_Ready(&EngineType) < 0) return NULL;
+    PyObject *m = PyModule_Create(&module);
+    if (!m) return NULL;
+    Py_INCREF(&EngineType);
+    if (PyModule_AddObject(m, "Engine", (PyObject *)&EngineType) < 0) {
+        Py_DECREF(&EngineType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}
