@@ -19,12 +19,11 @@ enum { OP_CLASS = 1, OP_REPEAT, OP_SPLIT, OP_JMP, OP_SAVE, OP_BEHIND, OP_AHEAD, 
 enum { STEP_MASK = 0, STEP_CLIP, STEP_TRUNCATE, STEP_TRIM };
 #define CLASS_SIZE 129
 #define NUL_REPLACEMENT 0x2400
-#define PAIR_BITS 4096
 
 typedef struct {
     int32_t *code;
     int nslots;
-    int first;    /* class of possible first characters, -1: any */
+    int first;    /* class of the characters a match can start with */
     int anchored; /* starts with \A: only position 0 can match */
     int behind;   /* class of a leading lookbehind, -1: none */
     int behind_negative;
@@ -39,7 +38,8 @@ typedef struct {
 typedef struct {
     ch *text;
     Py_ssize_t len;
-    char *ascii; /* the same text as bytes (guards and keywords are ASCII) */
+    char *ascii;      /* the same text as bytes (guards and keywords are ASCII) */
+    uint64_t need[2]; /* the ASCII characters it holds, as bits */
 } Str;
 
 typedef struct {
@@ -51,6 +51,8 @@ typedef struct {
     Str *keywords;
     int nkeywords;
     int digits;
+    int narrow;  /* few characters can start a match: scanning is cheaper than searching for needles */
+    int numeric; /* every match starts with a digit or '-': only those positions are tried */
     Py_ssize_t a, b;
 } Step;
 
@@ -92,13 +94,14 @@ typedef struct {
     char *bytes, *lower;
     Py_ssize_t capbytes, caplower;
     int bytes_valid, lower_valid;
-    /* Which pairs of adjacent lower-cased characters occur (hashed): a needle with a pair
-     * that does not occur is absent without a search. */
-    uint64_t pairs[PAIR_BITS / 64];
-    int pairs_valid;
+    /* Positions of digits and '-', shared by the numeric masks until the text changes. */
+    Py_ssize_t *numeric;
+    Py_ssize_t nnumeric, capnumeric;
+    int numeric_valid;
     /* How often each ASCII character occurs in the text ([128]: all others), kept up to date by
      * substitute() while counted is set: guards and keywords are checked against it. */
     int32_t counts[CLASS_SIZE];
+    uint64_t present[2]; /* the ASCII characters with a non-zero count, as bits */
     int counted;
     int failed; /* out of memory */
 } Work;
@@ -244,6 +247,15 @@ oom:
 }
 
 /* Leftmost match at or after `from`, like re.search(pattern, text, pos=from). */
+/* Whether a match may start at s: its first character and its leading lookbehind allow it.
+ * b: the text as bytes (every non-ASCII character is 0x80, the classes' last entry). */
+static inline int may_start(const uint8_t *first, const uint8_t *behind, int negative, const uint8_t *b,
+                            Py_ssize_t s) {
+    if (!first[b[s]]) return 0;
+    return !behind || (s > 0 && behind[b[s - 1]]) != negative;
+}
+
+/* Leftmost match at or after `from`, like re.search(pattern, text, pos=from). */
 static int search(const Engine *e, const Prog *p, const ch *t, Py_ssize_t n, Py_ssize_t from, Work *w,
                   Py_ssize_t *mstart, Py_ssize_t *mend) {
     if (p->anchored) {
@@ -251,11 +263,11 @@ static int search(const Engine *e, const Prog *p, const ch *t, Py_ssize_t n, Py_
         *mstart = 0;
         return run(e, p, t, n, 0, w, mend);
     }
-    const uint8_t *first = p->first >= 0 ? e->classes + p->first * CLASS_SIZE : NULL;
+    const uint8_t *first = e->classes + p->first * CLASS_SIZE, *b = (const uint8_t *)w->bytes;
     const uint8_t *behind = p->behind >= 0 ? e->classes + p->behind * CLASS_SIZE : NULL;
     for (Py_ssize_t s = from; s < n; s++) { /* programs never match the empty string */
-        if (first && !in_class(first, t[s])) continue;
-        if (behind && (s > 0 && in_class(behind, t[s - 1])) == p->behind_negative) continue;
+        if (!first[b[s]]) continue;
+        if (behind && (s > 0 && behind[b[s - 1]]) == p->behind_negative) continue;
         if (run(e, p, t, n, s, w, mend)) {
             *mstart = s;
             return 1;
@@ -265,32 +277,57 @@ static int search(const Engine *e, const Prog *p, const ch *t, Py_ssize_t n, Py_
     return 0;
 }
 
-static inline int32_t count_of(const int32_t *counts, ch c) { return counts[c < 128 ? c : 128]; }
-
-/* Whether a (lower-cased, when folded) character occurs in the text. */
-static inline int occurs(const int32_t *counts, ch c, int folded) {
-    return count_of(counts, c) > 0 || (folded && c >= 'a' && c <= 'z' && counts[c - 32] > 0);
-}
-
-static inline unsigned pair_hash(unsigned char a, unsigned char b) { return ((unsigned)a * 31u + b) % PAIR_BITS; }
-
-static int make_lower(Work *w, Py_ssize_t n);
-
-static inline int pair_occurs(const Work *w, unsigned char a, unsigned char b) {
-    unsigned h = pair_hash(a, b);
-    return (w->pairs[h / 64] >> (h % 64)) & 1;
-}
-
-static int make_pairs(Work *w, Py_ssize_t n) {
-    if (!w->lower_valid && !make_lower(w, n)) return 0;
-    memset(w->pairs, 0, sizeof(w->pairs));
-    for (Py_ssize_t i = 0; i + 1 < n; i++) {
-        unsigned h = pair_hash((unsigned char)w->lower[i], (unsigned char)w->lower[i + 1]);
-        w->pairs[h / 64] |= (uint64_t)1 << (h % 64);
+/* search() over the numeric positions only; *cursor: the first candidate not yet tried. */
+static int search_numeric(const Engine *e, const Prog *p, const ch *t, Py_ssize_t n, Py_ssize_t from, Work *w,
+                          Py_ssize_t *cursor, Py_ssize_t *mstart, Py_ssize_t *mend) {
+    const uint8_t *first = e->classes + p->first * CLASS_SIZE, *b = (const uint8_t *)w->bytes;
+    const uint8_t *behind = p->behind >= 0 ? e->classes + p->behind * CLASS_SIZE : NULL;
+    for (Py_ssize_t i = *cursor; i < w->nnumeric; i++) {
+        Py_ssize_t s = w->numeric[i];
+        if (s < from || !may_start(first, behind, p->behind_negative, b, s)) continue;
+        if (run(e, p, t, n, s, w, mend)) {
+            *mstart = s;
+            *cursor = i + 1;
+            return 1;
+        }
+        if (w->failed) return 0;
     }
-    w->pairs_valid = 1;
+    *cursor = w->nnumeric;
+    return 0;
+}
+
+static int find_numeric(Work *w, Py_ssize_t n) {
+    w->nnumeric = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        ch c = w->text[i];
+        if ((c >= '0' && c <= '9') || c == '-') {
+            if (!grow((void **)&w->numeric, &w->capnumeric, w->nnumeric + 1, sizeof(Py_ssize_t))) return 0;
+            w->numeric[w->nnumeric++] = i;
+        }
+    }
+    w->numeric_valid = 1;
     return 1;
 }
+
+static inline void set_bit(uint64_t *bits, unsigned c, int on) {
+    if (on) bits[c / 64] |= (uint64_t)1 << (c % 64);
+    else bits[c / 64] &= ~((uint64_t)1 << (c % 64));
+}
+
+static inline void count(Work *w, ch c) {
+    if (c >= 128) w->counts[128]++;
+    else if (w->counts[c]++ == 0) set_bit(w->present, c, 1);
+}
+
+static inline void uncount(Work *w, ch c) {
+    if (c >= 128) w->counts[128]--;
+    else if (--w->counts[c] == 0) set_bit(w->present, c, 0);
+}
+
+/* 'A'..'Z' are bits 1..26 of the upper word, 'a'..'z' bits 33..58. */
+#define UPPER_LETTERS ((((uint64_t)1 << 26) - 1) << 1)
+
+static int make_lower(Work *w, Py_ssize_t n);
 
 static int as_bytes(const ch *t, Py_ssize_t n, char **buf, Py_ssize_t *cap, int folded) {
     if (!grow((void **)buf, cap, n + 1, 1)) return 0;
@@ -302,29 +339,32 @@ static int as_bytes(const ch *t, Py_ssize_t n, char **buf, Py_ssize_t *cap, int 
     return 1;
 }
 
+/* w->bytes made for the current text: search() reads classes off it. */
+static int ensure_bytes(Work *w, Py_ssize_t n) {
+    if (!w->bytes_valid) {
+        if (!as_bytes(w->text, n, &w->bytes, &w->capbytes, 0)) return 0;
+        w->bytes_valid = 1;
+    }
+    return 1;
+}
+
 /* Substring test of an ASCII needle; the character counts make absent or one-character
- * needles cost nothing. folded: the needle is lower-case and the text is compared folded. */
-static int contains(Work *w, Py_ssize_t n, const Str *needle, int folded) {
+ * needles cost nothing. folded: the needle is lower-case and the text is compared folded.
+ * shallow: only the counts are consulted (a "yes" may be wrong, a "no" never is). */
+static int contains(Work *w, Py_ssize_t n, const Str *needle, int folded, int shallow) {
     Py_ssize_t m = needle->len;
     if (m == 0) return 1;
     if (m > n) return 0;
-    for (Py_ssize_t j = 0; j < m; j++)
-        if (!occurs(w->counts, needle->text[j], folded)) return 0;
-    if (m == 1) return 1;
-    if (!w->pairs_valid && !make_pairs(w, n)) {
+    uint64_t high = folded ? w->present[1] | ((w->present[1] & UPPER_LETTERS) << 32) : w->present[1];
+    if ((needle->need[0] & ~w->present[0]) | (needle->need[1] & ~high)) return 0;
+    if (m == 1 || shallow) return 1;
+    if (folded && !w->lower_valid && !make_lower(w, n)) {
         w->failed = 1;
         return 0;
     }
-    for (Py_ssize_t j = 0; j + 1 < m; j++) {
-        unsigned char a = (unsigned char)needle->ascii[j], b = (unsigned char)needle->ascii[j + 1];
-        if (!pair_occurs(w, (a >= 'A' && a <= 'Z') ? a + 32 : a, (b >= 'A' && b <= 'Z') ? b + 32 : b)) return 0;
-    }
-    if (!folded && !w->bytes_valid) {
-        if (!as_bytes(w->text, n, &w->bytes, &w->capbytes, 0)) {
-            w->failed = 1;
-            return 0;
-        }
-        w->bytes_valid = 1;
+    if (!folded && !ensure_bytes(w, n)) {
+        w->failed = 1;
+        return 0;
     }
     return memmem(folded ? w->lower : w->bytes, (size_t)n, needle->ascii, (size_t)m) != NULL;
 }
@@ -337,9 +377,14 @@ static int make_lower(Work *w, Py_ssize_t n) {
 
 /* Replace every match of step's program in w->text[0:*n]; the result becomes w->text. */
 static void substitute(const Engine *e, const Step *step, Work *w, Py_ssize_t *n) {
-    Py_ssize_t at = 0, out = 0, mstart, mend, len = *n;
+    Py_ssize_t at = 0, out = 0, mstart, mend, len = *n, cursor = 0;
     int changed = 0;
-    while (at < len && search(e, &step->prog, w->text, len, at, w, &mstart, &mend)) {
+    if ((step->numeric && !w->numeric_valid && !find_numeric(w, len)) || !ensure_bytes(w, len)) {
+        w->failed = 1;
+        return;
+    }
+    while (at < len && (step->numeric ? search_numeric(e, &step->prog, w->text, len, at, w, &cursor, &mstart, &mend)
+                                      : search(e, &step->prog, w->text, len, at, w, &mstart, &mend))) {
         Py_ssize_t need = out + (mstart - at);
         for (int i = 0; i < step->nparts; i++) {
             const Part *part = &step->parts[i];
@@ -354,7 +399,7 @@ static void substitute(const Engine *e, const Step *step, Work *w, Py_ssize_t *n
         memcpy(w->other + out, w->text + at, (size_t)(mstart - at) * sizeof(ch));
         out += mstart - at;
         Py_ssize_t inserted = out;
-        for (Py_ssize_t i = mstart; i < mend; i++) w->counts[w->text[i] < 128 ? w->text[i] : 128]--;
+        for (Py_ssize_t i = mstart; i < mend; i++) uncount(w, w->text[i]);
         for (int i = 0; i < step->nparts; i++) {
             const Part *part = &step->parts[i];
             if (part->group < 0) {
@@ -368,7 +413,7 @@ static void substitute(const Engine *e, const Step *step, Work *w, Py_ssize_t *n
                 }
             }
         }
-        for (Py_ssize_t i = inserted; i < out; i++) w->counts[w->other[i] < 128 ? w->other[i] : 128]++;
+        for (Py_ssize_t i = inserted; i < out; i++) count(w, w->other[i]);
         at = mend;
         changed = 1;
     }
@@ -388,31 +433,30 @@ static void substitute(const Engine *e, const Step *step, Work *w, Py_ssize_t *n
     *n = out;
 }
 
-static void count_chars(const ch *t, Py_ssize_t n, int32_t *counts) {
-    memset(counts, 0, CLASS_SIZE * sizeof(int32_t));
-    for (Py_ssize_t i = 0; i < n; i++) counts[t[i] < 128 ? t[i] : 128]++;
+static void count_chars(Work *w, Py_ssize_t n) {
+    memset(w->counts, 0, sizeof(w->counts));
+    w->present[0] = w->present[1] = 0;
+    for (Py_ssize_t i = 0; i < n; i++) count(w, w->text[i]);
 }
 
-static int any_digit(const int32_t *counts) {
-    for (int c = '0'; c <= '9'; c++)
-        if (counts[c]) return 1;
-    return 0;
-}
+static int any_digit(const Work *w) { return (w->present[0] & ((uint64_t)0x3ff << '0')) != 0; }
 
 /* The text changed: what was derived from it must be made again. */
-static inline void changed(Work *w) { w->counted = w->bytes_valid = w->lower_valid = w->pairs_valid = 0; }
+static inline void changed(Work *w) {
+    w->counted = w->bytes_valid = w->lower_valid = w->numeric_valid = 0;
+}
 
 /* Whether a mask's guard and keywords allow a match (both are exact: a skipped mask cannot match). */
 static int may_match(const Step *step, Work *w, Py_ssize_t len) {
     if (!w->counted) {
-        count_chars(w->text, len, w->counts);
+        count_chars(w, len);
         w->counted = 1;
     }
-    if (!contains(w, len, &step->guard, 0)) return 0;
-    if (step->digits) return any_digit(w->counts);
+    if (!contains(w, len, &step->guard, 0, step->narrow)) return 0;
+    if (step->digits) return any_digit(w);
     if (!step->nkeywords) return 1;
     for (int k = 0; k < step->nkeywords; k++)
-        if (contains(w, len, &step->keywords[k], 1)) return 1;
+        if (contains(w, len, &step->keywords[k], 1, step->narrow)) return 1;
     return 0;
 }
 
@@ -453,7 +497,7 @@ static void normalize_text(const Engine *e, Work *w, Py_ssize_t *n) {
             ch *before_text = w->text;
             substitute(e, step, w, &len);
             if (w->text != before_text || len != before) /* the counts follow the text */
-                w->bytes_valid = w->lower_valid = w->pairs_valid = 0;
+                w->bytes_valid = w->lower_valid = w->numeric_valid = 0;
         }
         }
     }
@@ -479,7 +523,15 @@ static int to_str(PyObject *obj, Str *out) {
         PyErr_NoMemory();
         return 0;
     }
-    for (Py_ssize_t i = 0; i < out->len; i++) out->ascii[i] = (char)(out->text[i] < 128 ? out->text[i] : 0x80);
+    out->need[0] = out->need[1] = 0;
+    for (Py_ssize_t i = 0; i < out->len; i++) {
+        if (out->text[i] >= 128) {
+            PyErr_SetString(PyExc_ValueError, "guards and keywords are ASCII");
+            return 0;
+        }
+        out->ascii[i] = (char)out->text[i];
+        set_bit(out->need, out->text[i], 1);
+    }
     return 1;
 }
 
@@ -518,8 +570,8 @@ static int to_step(PyObject *tuple, Step *step) {
     }
     PyObject *prog, *parts, *guard, *keywords;
     int type;
-    if (!PyArg_ParseTuple(tuple, "iOO!UO!i", &type, &prog, &PyTuple_Type, &parts, &guard, &PyTuple_Type, &keywords,
-                          &step->digits))
+    if (!PyArg_ParseTuple(tuple, "iOO!UO!iii", &type, &prog, &PyTuple_Type, &parts, &guard, &PyTuple_Type,
+                          &keywords, &step->digits, &step->narrow, &step->numeric))
         return 0;
     if (!to_prog(prog, &step->prog) || !to_str(guard, &step->guard)) return 0;
     step->nparts = (int)PyTuple_GET_SIZE(parts);
@@ -662,6 +714,10 @@ static PyObject *Engine_normalize(Engine *self, PyObject *messages) {
         Result *r = &results[i];
         r->kind_start = -1;
         r->kind_len = 0;
+        if (!ensure_bytes(&w, len)) {
+            w.failed = 1;
+            break;
+        }
         if (search(self, &self->kind, w.text, len, 0, &w, &kstart, &kend) && w.slots[2] >= 0 && w.slots[3] >= 0) {
             r->kind_start = w.slots[2];
             r->kind_len = w.slots[3] - w.slots[2];
@@ -709,6 +765,7 @@ done:
     free(w.text);
     free(w.other);
     free(w.bytes);
+    free(w.numeric);
     free(w.lower);
     return out;
 }

@@ -30,6 +30,11 @@ STEP_MASK, STEP_CLIP, STEP_TRUNCATE, STEP_TRIM = range(4)
 UNBOUNDED = -1
 # Group repeats are unrolled: a bound above this would make programs large.
 MAX_UNROLL = 64
+# A mask whose matches start with at most this many characters, none of them a space, is
+# "narrow" (see _narrow).
+NARROW_FIRST = 16
+# The characters numeric masks start with; keep in step with find_numeric() in _fastnorm.c.
+NUMERIC_START = "0123456789-"
 # Messages per call into the engine: small enough to balance two threads, large enough to
 # make the per-call cost vanish.
 CHUNK = 2_000
@@ -100,30 +105,39 @@ def _nullable(pattern) -> bool:
     return True
 
 
-def _first(pattern, classes: _Classes) -> bytes | None:
+def _first(pattern) -> bytes | None:
     """Membership of the characters a match can start with; None when any could."""
+    members, _ = _first_and_nullable(pattern)
+    return members
+
+
+def _first_and_nullable(pattern) -> tuple[bytes | None, bool]:
+    """(first characters, whether the (sub)pattern can match the empty string): the first
+    characters of a nullable sequence are completed by whatever follows it."""
     members = bytearray(129)
     for op, av in pattern:
         if _is_char(op):
-            return bytes(a | b for a, b in zip(members, _class_members(op, av)))
+            return bytes(a | b for a, b in zip(members, _class_members(op, av))), False
         if op in (sre.ASSERT, sre.ASSERT_NOT, sre.AT):
             continue  # zero-width: the first character comes after it
         if op is sre.MAX_REPEAT:
-            parts, nullable = [av[2]], av[0] == 0 or _nullable(av[2])
+            parts = [av[2]]
         elif op is sre.SUBPATTERN:
-            parts, nullable = [av[3]], _nullable(av[3])
+            parts = [av[3]]
         elif op is sre.BRANCH:
-            parts, nullable = av[1], any(_nullable(alt) for alt in av[1])
+            parts = av[1]
         else:
-            return None
+            return None, False
+        nullable = op is sre.MAX_REPEAT and av[0] == 0
         for part in parts:
-            first = _first(part, classes)
+            first, part_nullable = _first_and_nullable(part)
             if first is None:
-                return None
+                return None, False
             members = bytearray(a | b for a, b in zip(members, first))
+            nullable = nullable or part_nullable
         if not nullable:
-            return bytes(members)
-    return None
+            return bytes(members), False
+    return bytes(members), True
 
 
 class _Compiler:
@@ -215,7 +229,7 @@ class _Compiler:
 
 
 def compile_pattern(pattern: str, classes: _Classes) -> tuple:
-    """(code, capture slots, first-character class or -1, anchored at the start,
+    """(code, capture slots, first-character class, anchored at the start,
     leading lookbehind's class or -1, whether that lookbehind is negative)."""
     tree = sre_parse.parse(pattern)
     if tree.state.flags & ~(sre.SRE_FLAG_UNICODE):
@@ -225,14 +239,15 @@ def compile_pattern(pattern: str, classes: _Classes) -> tuple:
     compiler = _Compiler(classes)
     compiler.sequence(tree)
     compiler.emit(OP_MATCH)
-    first = _first(tree, classes)
+    first = _first(tree)
+    if first is None:  # any character may start a match
+        first = bytes([1]) * 129
     anchored = bool(tree) and tree[0] == (sre.AT, sre.AT_BEGINNING_STRING)
     behind, negative = -1, 0
     if tree and tree[0][0] in (sre.ASSERT, sre.ASSERT_NOT) and tree[0][1][0] < 0:  # checked before run()
         behind = classes.add(_class_members(*tree[0][1][1][0]))
         negative = int(tree[0][0] is sre.ASSERT_NOT)
-    return (_words(compiler.code), 2 * (compiler.groups + 1), -1 if first is None else classes.add(first),
-            int(anchored), behind, negative)
+    return (_words(compiler.code), 2 * (compiler.groups + 1), classes.add(first), int(anchored), behind, negative)
 
 
 def _words(code: list[int]) -> bytes:
@@ -265,6 +280,21 @@ def _replacement(template: str) -> tuple:
     return tuple(parts)
 
 
+def _narrow(classes: _Classes, first: int) -> bool:
+    """Whether few characters can start a match: then scanning for them costs less than
+    searching for the mask's guard and keywords, which the engine only pre-checks by character."""
+    members = classes.table[first]
+    return not members[128] and not members[ord(" ")] and sum(members) <= NARROW_FIRST
+
+
+def _numeric(classes: _Classes, program: tuple) -> bool:
+    """Whether every match starts with a digit or '-' (the engine then tries only those positions)."""
+    first, anchored = program[2], program[3]
+    if anchored:
+        return False
+    return all(not member or chr(code) in NUMERIC_START for code, member in enumerate(classes.table[first]))
+
+
 def compile_table() -> tuple:
     """The rule table as the engine's constructor arguments."""
     classes = _Classes()
@@ -280,8 +310,9 @@ def compile_table() -> tuple:
             digits_only = bool(step.keywords) and set("".join(step.keywords)) == set(rules.DIGITS) and \
                 all(k.isdigit() for k in step.keywords)
             keywords = () if digits_only else tuple(step.keywords)
-            steps.append((STEP_MASK, compile_pattern(step.pattern, classes), _replacement(step.replacement),
-                          step.guard, keywords, int(digits_only)))
+            program = compile_pattern(step.pattern, classes)
+            steps.append((STEP_MASK, program, _replacement(step.replacement), step.guard, keywords, int(digits_only),
+                          int(_narrow(classes, program[2])), int(_numeric(classes, program))))
     kind = compile_pattern(rules.KIND_PATTERN, classes)
     return b"".join(classes.table), tuple(steps), kind, rules.KIND_DEFAULT
 
