@@ -36,7 +36,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-RULES_VERSION = 2
+RULES_VERSION = 3
 
 # A word character, for boundaries: what sits next to a token decides whether it is one.
 W = "A-Za-z0-9_"
@@ -138,7 +138,7 @@ STEPS: tuple[Mask | Clip | Truncate, ...] = (
         "",
         "KeyError: 'x'\nTraceback (most recent call last):\n  File \"/srv/a.py\", line 3, in f",
         "KeyError: 'x' at a.py in f",
-        guard="Traceback (",
+        guard="Traceback",
     ),
     # --- secrets ------------------------------------------------------------------------------
     Mask(
@@ -187,7 +187,7 @@ STEPS: tuple[Mask | Clip | Truncate, ...] = (
         "<secret>",
         "push failed with ghp_16C7e42F292c6912E7710c838347Ae178B4a",
         "push failed with <secret>",
-        guard="gh",
+        keywords=("gh", "github_pat_"),
     ),
     Mask(
         "slack_token",

@@ -1,4 +1,4 @@
--- GENERATED from skillsmith_assets/normalize_rules.py (rules version 2).
+-- GENERATED from skillsmith_assets/normalize_rules.py (rules version 3).
 -- Do not edit: run `python -m skillsmith_assets.sql_functions > sql/020_normalize_functions.sql`.
 -- These functions return exactly what skillsmith_assets/normalize.py returns.
 SET standard_conforming_strings = on;
@@ -21,7 +21,7 @@ BEGIN
     s := regexp_replace(s, 'Traceback [(]most recent call last[)]:((?:\n[ \t][^\n]*)*)\n([^ \t\n][^\n]*)', '\2\1', 'g');
   END IF;
   -- traceback_header
-  IF strpos(s, 'Traceback (') > 0 THEN
+  IF strpos(s, 'Traceback') > 0 THEN
     s := regexp_replace(s, 'Traceback[ \t\n\r\f\v]+[(]most[ \t\n\r\f\v]+recent[ \t\n\r\f\v]+call[ \t\n\r\f\v]+last[)]:', '', 'g');
   END IF;
   -- private_key
@@ -45,7 +45,7 @@ BEGIN
     s := regexp_replace(s, '(?<![A-Za-z0-9_])([Bb][Aa][Ss][Ii][Cc])[ \t\n\r\f\v]+[A-Za-z]*[0-9+/=][A-Za-z0-9+/=]*', '\1 <secret>', 'g');
   END IF;
   -- github_token
-  IF strpos(s, 'gh') > 0 THEN
+  IF (strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), 'gh') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), 'github_pat_') > 0) THEN
     s := regexp_replace(s, '(?<![A-Za-z0-9_])(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})', '<secret>', 'g');
   END IF;
   -- slack_token
@@ -196,7 +196,7 @@ $fn$;
 CREATE OR REPLACE FUNCTION error_fingerprint_normalized(kind text, component text, norm_msg text) RETURNS uuid
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$
   SELECT substr(encode(sha256(convert_to(
-           length('v2') || ':' || 'v2'
+           length('v3') || ':' || 'v3'
            || length(coalesce(kind, '')) || ':' || coalesce(kind, '')
            || length(coalesce(component, '')) || ':' || coalesce(component, '')
            || length(coalesce(norm_msg, '')) || ':' || coalesce(norm_msg, ''),
@@ -209,4 +209,4 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$
 $fn$;
 
 CREATE OR REPLACE FUNCTION normalizer_version() RETURNS integer
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$ SELECT 2 $fn$;
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$ SELECT 3 $fn$;

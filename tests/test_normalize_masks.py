@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from conftest import sql_normalized
 from skillsmith_assets import normalize_rules
-from skillsmith_assets.normalize import normalize_error_message, normalize_event
+from skillsmith_assets.normalize import ASCII_LOWER, _python_replacement, normalize_error_message, normalize_event
 
 # (input, expected normalized message): one or more rows per mask.
 MASKED = [
@@ -68,6 +68,7 @@ SECRETS = [
      "16C7e42F292c6912E7710c838347Ae178B4"),
     ("ghr_16C7e42F292c6912E7710c838347Ae178B4a expired", "16C7e42F292c6912E7710c838347Ae178B4a"),
     ("pat github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz", "abcdefghijklmnopqrstuvwxyz"),
+    ("push failed: github_pat_11A3BCD7EFG0123456789_zK8mQpLxW2rT5yN9vB4cJ6", "zK8mQpLxW2rT5yN9vB4cJ6"),
     ("slack invalid_auth for xoxb-1234567890-abcdefABCDEF", "abcdefABCDEF"),
     ("POST https://hooks.slack.com/services/T000/B000/XXXXXXXXXXXX failed", "XXXXXXXXXXXX"),
     ("The AWS Access Key Id AKIAIOSFODNN7EXAMPLE does not exist", "AKIAIOSFODNN7EXAMPLE"),
@@ -256,6 +257,28 @@ def test_rule_table_is_in_the_portable_dialect(step):
     assert all(int(n) <= 255 for n in re.findall(r",([0-9]+)\}", step.pattern))
     assert "*?" not in syntax and "+?" not in syntax and "??" not in syntax
     assert all(step.guard in m.group(0) for m in re.finditer(step.pattern, step.example))
+
+
+GUARD_CASES = [
+    "github_pat_11A3BCD7EFG0123456789_zK8mQpLxW2rT5yN9vB4cJ6", "Traceback\n  (most recent call last):",
+    "Traceback  (most recent call last):\nValueError: x",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(MESSAGES, st.sampled_from(GUARD_CASES)))
+@example(message=" ".join(GUARD_CASES))
+def test_masks_skipped_for_a_missing_guard_or_keyword_would_change_nothing(message):
+    """Every engine skips a mask whose guard or keywords are absent: right only if the mask
+    would have left the text as it is."""
+    import re
+
+    folded = message.translate(ASCII_LOWER)
+    for step in normalize_rules.STEPS:
+        if not isinstance(step, normalize_rules.Mask):
+            continue
+        if step.guard not in message or (step.keywords and not any(k in folded for k in step.keywords)):
+            assert re.sub(step.pattern, _python_replacement(step.replacement), message) == message, step.name
 
 
 @pytest.mark.parametrize("message", [
