@@ -78,7 +78,12 @@ def build_candidates(conn, rules: rollup.CandidateRules) -> tuple[int, list[str]
     """Rank patterns not yet covered by a skill; (candidates, unreadable skill files)."""
     rollup.serialize_mining(conn)
     coverage = existing_coverage()
-    count = rollup.refresh_candidates(conn, rules, tuple(coverage.fingerprints), tuple(coverage.patterns))
+    # A skill covers a pattern its match rule already fires on, whatever fingerprints the
+    # current normalizer version gives it.
+    matched = [key for key, component, messages in rollup.top_pattern_messages(conn, rules)
+               if coverage.matches(component, messages or ())]
+    count = rollup.refresh_candidates(conn, rules, tuple(coverage.fingerprints),
+                                      tuple(coverage.patterns) + tuple(matched))
     return count, coverage.unreadable
 
 

@@ -8,6 +8,7 @@ replaced with ``os.replace`` only when its content changes.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,8 +17,8 @@ import yaml
 
 from . import paths
 from .classification import Classifier
-from .skill_model import (autopatch_relpath, load_skill_file, skill_files, skill_id, validate_skill,
-                          write_text_atomic)
+from .skill_model import (autopatch_relpath, load_skill_file, regex_problem, skill_files, skill_id,
+                          validate_skill, write_text_atomic)
 from .skill_regex import build_message_regex
 
 MAX_SAMPLES = 3
@@ -146,7 +147,20 @@ class Coverage:
     fingerprints: set[str] = field(default_factory=set)
     patterns: set[str] = field(default_factory=set)
     ids: set[str] = field(default_factory=set)
+    # (component or None, message_regex) of every skill: what it matches at run time. Unlike
+    # fingerprints, this survives a new normalizer rules version.
+    matchers: list[tuple[str | None, str]] = field(default_factory=list)
     unreadable: list[str] = field(default_factory=list)
+
+    def matches(self, component: str | None, norm_messages) -> bool:
+        """Whether a skill would match any of these normalized messages of ``component``."""
+        for skill_component, pattern in self.matchers:
+            if skill_component not in (None, component):
+                continue
+            compiled = re.compile(pattern)
+            if any(compiled.search(message) for message in norm_messages):
+                return True
+        return False
 
 
 def existing_coverage() -> Coverage:
@@ -168,6 +182,10 @@ def existing_coverage() -> Coverage:
             coverage.fingerprints.update(str(f) for f in meta.get("fingerprints") or [] if f)
             if meta.get("pattern"):
                 coverage.patterns.add(str(meta["pattern"]))
+            regex = match.get("message_regex")
+            if regex_problem(regex) is None:
+                component = match.get("component")
+                coverage.matchers.append((str(component) if component else None, regex))
     return coverage
 
 

@@ -167,55 +167,76 @@ class CandidateRules:
     weight_30d: float = IMPACT_WEIGHT_30D
 
 
+# The top ``top_n`` patterns by impact over the 30-day signatures (a pattern key is the pattern
+# id, or the fingerprint of a signature not yet assigned one).
+RANKED_PATTERNS = """
+    WITH keyed AS (
+        SELECT s.*, coalesce(s.pattern, s.fp::text) AS pkey FROM error_signatures s
+    ), patterns AS (
+        SELECT s.pkey AS pattern,
+               (array_agg(s.fp ORDER BY s.hits_30d DESC, s.fp))[1] AS fp,
+               min(s.component) AS component, min(s.kind) AS kind,
+               min(coalesce(s.pattern_template, s.norm_msg)) AS norm_msg,
+               sum(s.hits_30d) AS hits_30d, sum(s.hits_7d) AS hits_7d,
+               coalesce((SELECT array_agg(DISTINCT t ORDER BY t)
+                           FROM keyed s2, unnest(s2.tags) t WHERE s2.pkey = s.pkey), '{}') AS tags,
+               min(s.first_seen) AS first_seen, max(s.last_seen) AS last_seen,
+               count(*) AS pattern_size, max(s.as_of) AS as_of
+          FROM keyed s
+         GROUP BY s.pkey
+    ), ranked AS (
+        SELECT p.*, round((hits_7d * %(w7)s + hits_30d * %(w30)s)::numeric, 2)::float8 AS impact,
+               row_number() OVER (ORDER BY hits_7d * %(w7)s + hits_30d * %(w30)s DESC, fp) AS rnk
+          FROM patterns p WHERE hits_7d >= %(min_hits)s
+    ), top AS (
+        SELECT * FROM ranked WHERE rnk <= %(top_n)s
+    )"""
+
+
+def _ranking_params(rules: CandidateRules) -> dict:
+    return {"w7": rules.weight_7d, "w30": rules.weight_30d, "min_hits": rules.min_hits, "top_n": rules.top_n}
+
+
+def top_pattern_messages(conn, rules: CandidateRules = CandidateRules(), per_pattern: int = 20) -> list[tuple]:
+    """(pattern key, component, up to ``per_pattern`` of its normalized messages, most hits first)
+    for each of the top ``top_n`` patterns: what a skill's match rule is tested against."""
+    with conn.cursor() as cur:
+        cur.execute(
+            RANKED_PATTERNS + """
+            SELECT t.pattern, t.component,
+                   (SELECT array_agg(k.norm_msg ORDER BY k.hits_30d DESC, k.fp)
+                      FROM (SELECT * FROM keyed k WHERE k.pkey = t.pattern
+                             ORDER BY k.hits_30d DESC, k.fp LIMIT %(per_pattern)s) k)
+              FROM top t ORDER BY t.rnk
+            """,
+            {**_ranking_params(rules), "per_pattern": per_pattern},
+        )
+        return cur.fetchall()
+
+
 def refresh_candidates(conn, rules: CandidateRules = CandidateRules(),
                        covered_fingerprints: tuple[str, ...] = (), covered_patterns: tuple[str, ...] = ()) -> int:
     """The ``top_n`` patterns by impact, minus those a skill already covers, into error_candidates.
 
     ``top_n`` cuts the whole ranking *before* covered patterns are dropped, so mining
     unchanged data again proposes nothing new, and a rejection does not pull the next
-    pattern in. A pattern is covered when its id, or any of its fingerprints, belongs
+    pattern in. A pattern is covered when its key, or any of its fingerprints, belongs
     to a skill (approved, proposed or rejected).
     """
     with conn.cursor() as cur:
         cur.execute("DELETE FROM error_candidates")
         cur.execute(
-            """
-            WITH covered AS (
-                SELECT DISTINCT coalesce(pattern, fp::text) AS pattern FROM error_signatures
-                 WHERE fp::text = ANY(%(fps)s) OR pattern = ANY(%(patterns)s)
-            ), keyed AS (
-                SELECT s.*, coalesce(s.pattern, s.fp::text) AS pkey FROM error_signatures s
-            ), patterns AS (
-                SELECT s.pkey AS pattern,
-                       (array_agg(s.fp ORDER BY s.hits_30d DESC, s.fp))[1] AS fp,
-                       min(s.component) AS component, min(s.kind) AS kind,
-                       min(coalesce(s.pattern_template, s.norm_msg)) AS norm_msg,
-                       sum(s.hits_30d) AS hits_30d, sum(s.hits_7d) AS hits_7d,
-                       coalesce((SELECT array_agg(DISTINCT t ORDER BY t)
-                                   FROM keyed s2, unnest(s2.tags) t WHERE s2.pkey = s.pkey), '{}') AS tags,
-                       min(s.first_seen) AS first_seen, max(s.last_seen) AS last_seen,
-                       count(*) AS pattern_size, max(s.as_of) AS as_of
-                  FROM keyed s
-                 GROUP BY s.pkey
-            ), ranked AS (
-                SELECT p.*, round((hits_7d * %(w7)s + hits_30d * %(w30)s)::numeric, 2)::float8 AS impact,
-                       row_number() OVER (ORDER BY hits_7d * %(w7)s + hits_30d * %(w30)s DESC, fp) AS rnk
-                  FROM patterns p WHERE hits_7d >= %(min_hits)s
+            RANKED_PATTERNS + """, covered AS (
+                SELECT DISTINCT pkey AS pattern FROM keyed
+                 WHERE fp::text = ANY(%(fps)s) OR pkey = ANY(%(patterns)s)
             )
             INSERT INTO error_candidates (fp, component, kind, norm_msg, hits_30d, hits_7d, tags, impact_score,
                                           rank, first_seen, last_seen, pattern, pattern_size, as_of)
             SELECT fp, component, kind, norm_msg, hits_30d, hits_7d, tags, impact, rnk,
                    first_seen, last_seen, pattern, pattern_size, as_of
-              FROM ranked WHERE rnk <= %(top_n)s AND pattern NOT IN (SELECT pattern FROM covered)
+              FROM top WHERE pattern NOT IN (SELECT pattern FROM covered)
             """,
-            {
-                "w7": rules.weight_7d,
-                "w30": rules.weight_30d,
-                "min_hits": rules.min_hits,
-                "top_n": rules.top_n,
-                "fps": list(covered_fingerprints),
-                "patterns": list(covered_patterns),
-            },
+            {**_ranking_params(rules), "fps": list(covered_fingerprints), "patterns": list(covered_patterns)},
         )
         return cur.rowcount
 

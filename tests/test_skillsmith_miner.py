@@ -247,6 +247,21 @@ def test_patterns_covered_by_skills_are_not_proposed_again(sample_store, project
     assert len(set(proposal_docs(project)) - set(names)) == 2
 
 
+def test_a_skill_from_an_older_rules_version_still_covers_its_bug(sample_store, project, instance):
+    """A new normalizer version changes every fingerprint; the skill's match rule still fires."""
+    assert materialize(instance, TODAY - timedelta(days=30), TODAY, top_n=2).success
+    first = proposal_docs(project)
+    top = max(first.values(), key=lambda d: d["metadata"]["impact_score"])
+    stale = dict(top, status="approved", match=dict(top["match"], fingerprint="00000000-0000-0000-0000-000000000000"),
+                 metadata={k: v for k, v in top["metadata"].items() if k not in ("pattern", "fingerprints")})
+    for path in (project / "skills" / "proposed").glob("*.yaml"):
+        path.unlink()
+    (project / "skills" / "GR-00000000.yaml").write_text(yaml.safe_dump(dict(stale, id="GR-00000000")))
+    assert materialize(instance, TODAY - timedelta(days=30), TODAY, top_n=2).success
+    again = proposal_docs(project)
+    assert len(again) == 1 and top["id"] not in again and f"{top['id']}.yaml" not in again
+
+
 def test_unreadable_skill_file_does_not_stop_mining(sample_store, project, instance):
     (project / "skills" / "broken.yaml").write_text("id: [unclosed\n")
     result = materialize(instance, TODAY - timedelta(days=30), TODAY)
