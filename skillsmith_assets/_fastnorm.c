@@ -32,6 +32,7 @@ typedef struct {
 typedef struct {
     int group; /* >= 0: a capture group; -1: literal text */
     ch *text;
+    char *ascii;
     Py_ssize_t len;
 } Part;
 
@@ -91,8 +92,8 @@ typedef struct {
     Py_ssize_t captext, capother;
     /* The text as bytes for substring tests (other characters become 0x80, which no needle
      * holds), as is and ASCII-lower-cased; made when first needed after the text changes. */
-    char *bytes, *lower;
-    Py_ssize_t capbytes, caplower;
+    char *bytes, *otherbytes, *lower;
+    Py_ssize_t capbytes, capotherbytes, caplower;
     int bytes_valid, lower_valid;
     /* Positions of digits and '-', shared by the numeric masks until the text changes. */
     Py_ssize_t *numeric;
@@ -376,6 +377,15 @@ static int make_lower(Work *w, Py_ssize_t n) {
 }
 
 /* Replace every match of step's program in w->text[0:*n]; the result becomes w->text. */
+/* Append text (and its byte copy) to the replacement being built in w->other / w->otherbytes. */
+static inline void append(Work *w, Py_ssize_t *out, const ch *text, const char *bytes, Py_ssize_t len) {
+    memcpy(w->other + *out, text, (size_t)len * sizeof(ch));
+    memcpy(w->otherbytes + *out, bytes, (size_t)len);
+    *out += len;
+}
+
+/* Replace every match of step's program in w->text[0:*n]; the result becomes w->text, and
+ * its byte copy and character counts are kept up to date on the way. */
 static void substitute(const Engine *e, const Step *step, Work *w, Py_ssize_t *n) {
     Py_ssize_t at = 0, out = 0, mstart, mend, len = *n, cursor = 0;
     int changed = 0;
@@ -392,25 +402,21 @@ static void substitute(const Engine *e, const Step *step, Work *w, Py_ssize_t *n
             else if (w->slots[2 * part->group] >= 0 && w->slots[2 * part->group + 1] >= 0)
                 need += w->slots[2 * part->group + 1] - w->slots[2 * part->group];
         }
-        if (!grow((void **)&w->other, &w->capother, need + 1, sizeof(ch))) {
+        if (!grow((void **)&w->other, &w->capother, need + 1, sizeof(ch)) ||
+            !grow((void **)&w->otherbytes, &w->capotherbytes, need + 1, 1)) {
             w->failed = 1;
             return;
         }
-        memcpy(w->other + out, w->text + at, (size_t)(mstart - at) * sizeof(ch));
-        out += mstart - at;
+        append(w, &out, w->text + at, w->bytes + at, mstart - at);
         Py_ssize_t inserted = out;
         for (Py_ssize_t i = mstart; i < mend; i++) uncount(w, w->text[i]);
         for (int i = 0; i < step->nparts; i++) {
             const Part *part = &step->parts[i];
             if (part->group < 0) {
-                memcpy(w->other + out, part->text, (size_t)part->len * sizeof(ch));
-                out += part->len;
+                append(w, &out, part->text, part->ascii, part->len);
             } else {
                 Py_ssize_t gs = w->slots[2 * part->group], ge = w->slots[2 * part->group + 1];
-                if (gs >= 0 && ge >= 0) {
-                    memcpy(w->other + out, w->text + gs, (size_t)(ge - gs) * sizeof(ch));
-                    out += ge - gs;
-                }
+                if (gs >= 0 && ge >= 0) append(w, &out, w->text + gs, w->bytes + gs, ge - gs);
             }
         }
         for (Py_ssize_t i = inserted; i < out; i++) count(w, w->other[i]);
@@ -418,18 +424,24 @@ static void substitute(const Engine *e, const Step *step, Work *w, Py_ssize_t *n
         changed = 1;
     }
     if (w->failed || !changed) return;
-    if (!grow((void **)&w->other, &w->capother, out + (len - at) + 1, sizeof(ch))) {
+    if (!grow((void **)&w->other, &w->capother, out + (len - at) + 1, sizeof(ch)) ||
+        !grow((void **)&w->otherbytes, &w->capotherbytes, out + (len - at) + 1, 1)) {
         w->failed = 1;
         return;
     }
-    memcpy(w->other + out, w->text + at, (size_t)(len - at) * sizeof(ch));
-    out += len - at;
+    append(w, &out, w->text + at, w->bytes + at, len - at);
     ch *swap = w->text;
     Py_ssize_t swapcap = w->captext;
     w->text = w->other;
     w->captext = w->capother;
     w->other = swap;
     w->capother = swapcap;
+    char *swapbytes = w->bytes;
+    swapcap = w->capbytes;
+    w->bytes = w->otherbytes;
+    w->capbytes = w->capotherbytes;
+    w->otherbytes = swapbytes;
+    w->capotherbytes = swapcap;
     *n = out;
 }
 
@@ -496,8 +508,8 @@ static void normalize_text(const Engine *e, Work *w, Py_ssize_t *n) {
             Py_ssize_t before = len;
             ch *before_text = w->text;
             substitute(e, step, w, &len);
-            if (w->text != before_text || len != before) /* the counts follow the text */
-                w->bytes_valid = w->lower_valid = w->numeric_valid = 0;
+            if (w->text != before_text || len != before) /* the counts and bytes follow the text */
+                w->lower_valid = w->numeric_valid = 0;
         }
         }
     }
@@ -595,8 +607,8 @@ static int to_step(PyObject *tuple, Step *step) {
             Str s;
             if (!to_str(part, &s)) return 0;
             step->parts[i].text = s.text;
+            step->parts[i].ascii = s.ascii;
             step->parts[i].len = s.len;
-            PyMem_Free(s.ascii);
         }
     }
     for (int i = 0; i < step->nkeywords; i++)
@@ -610,7 +622,10 @@ static void Engine_dealloc(Engine *self) {
         PyMem_Free(step->prog.code);
         PyMem_Free(step->guard.text);
         PyMem_Free(step->guard.ascii);
-        for (int i = 0; step->parts && i < step->nparts; i++) PyMem_Free(step->parts[i].text);
+        for (int i = 0; step->parts && i < step->nparts; i++) {
+            PyMem_Free(step->parts[i].text);
+            PyMem_Free(step->parts[i].ascii);
+        }
         PyMem_Free(step->parts);
         for (int i = 0; step->keywords && i < step->nkeywords; i++) {
             PyMem_Free(step->keywords[i].text);
@@ -765,6 +780,7 @@ done:
     free(w.text);
     free(w.other);
     free(w.bytes);
+    free(w.otherbytes);
     free(w.numeric);
     free(w.lower);
     return out;
