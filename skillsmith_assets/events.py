@@ -70,6 +70,23 @@ def parse_ts(value) -> datetime | None:
     raise RejectedEvent(f"'ts' must be an ISO 8601 string or epoch seconds, not {type(value).__name__}")
 
 
+def lone_surrogate(text: str) -> bool:
+    """JSON can escape half of a UTF-16 pair ("\\ud800"): such text is not Unicode, and
+    cannot be hashed, written as UTF-8 or stored in Postgres."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def json_problem(exc: Exception) -> str:
+    """Why json.loads refused a line (it also raises ValueError for integers over 4300 digits)."""
+    if isinstance(exc, RecursionError):
+        return "not JSON: too deeply nested"
+    return f"not JSON: {getattr(exc, 'msg', None) or str(exc).split(';')[0]}"
+
+
 def parse_event(obj) -> Event:
     """Validate one decoded JSON value; NUL bytes are replaced visibly (Postgres text cannot hold them)."""
     if not isinstance(obj, dict):
@@ -92,6 +109,9 @@ def parse_event(obj) -> Event:
     source_id = obj.get("event_id", obj.get("id"))
     if source_id is not None and not isinstance(source_id, (str, int)) or isinstance(source_id, bool):
         raise RejectedEvent("'id' must be a string or an integer")
+    for name, value in (("error", error), ("component", component), ("id", source_id), *(("tags", t) for t in tags or ())):
+        if isinstance(value, str) and lone_surrogate(value):
+            raise RejectedEvent(f"'{name}' holds a lone surrogate escape: not valid Unicode")
     return Event(
         error=strip_nul(error),
         component=strip_nul(component) if component is not None else None,
@@ -110,6 +130,6 @@ def parse_line(line: bytes | str) -> Event:
             raise RejectedEvent(f"not UTF-8 (byte {exc.start})") from None
     try:
         obj = json.loads(line)
-    except (json.JSONDecodeError, RecursionError) as exc:
-        raise RejectedEvent(f"not JSON: {getattr(exc, 'msg', 'too deeply nested')}") from None
+    except (ValueError, RecursionError) as exc:
+        raise RejectedEvent(json_problem(exc)) from None
     return parse_event(obj)

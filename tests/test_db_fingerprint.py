@@ -254,15 +254,18 @@ def test_ingest_file_with_bad_lines_duplicates_nul_and_huge_message(database, co
     lines.insert(2, json.dumps({"component": "no error field"}))
     lines.insert(3, json.dumps({"error": 42}))
     lines.insert(4, json.dumps({"error": "x", "tags": "not-a-list"}))
+    lines.insert(5, '{"error": "half a pair \\ud800 of surrogates"}')  # valid JSON, not valid Unicode
+    lines.insert(6, '{"error": "x", "n": ' + "9" * 5000 + "}")  # json.loads refuses with a ValueError
     lines.append(json.dumps(good[0]))  # duplicate within the file
     path = tmp_path / "events.jsonl"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
     result = run_cli("ingest", str(path))
     assert result.returncode == 0, result.stderr
-    assert "loaded 4, already present 1, rejected 4" in result.stdout
-    for number in (2, 3, 4, 5):
+    assert "loaded 4, already present 1, rejected 6" in result.stdout
+    for number in (2, 3, 4, 5, 6, 7):
         assert f"events.jsonl:{number}: rejected" in result.stderr
+    assert "lone surrogate" in result.stderr and "4300 digits" in result.stderr
     with conn.cursor() as cur:
         cur.execute("SELECT error, component, tags, ts FROM agent_errors ORDER BY id")
         rows = cur.fetchall()
@@ -273,7 +276,7 @@ def test_ingest_file_with_bad_lines_duplicates_nul_and_huge_message(database, co
     assert rows[3][3] == datetime(2026, 11, 1, 22, 0, tzinfo=timezone.utc)
 
     again = run_cli("ingest", str(path))
-    assert "loaded 0, already present 5, rejected 4" in again.stdout
+    assert "loaded 0, already present 5, rejected 6" in again.stdout
     conn.rollback()
     assert _count(conn) == 4
 
@@ -302,6 +305,19 @@ def test_normalize_cli_contract():
     assert out[1]["kind"] == "ValidationError"
     assert out[2] == {"line": 3, "rejected": "not JSON: Expecting value"}
     assert "line 3" in result.stderr and result.returncode == 1
+
+
+@pytest.mark.parametrize("command", ["normalize", "group"])
+def test_lines_json_reads_but_that_are_not_events_are_rejected_and_the_rest_goes_on(command):
+    payload = ('{"error": "half a pair \\ud800 of surrogates"}\n{"error": "KeyError: 7"}\n'
+               '{"error": "x", "n": ' + "9" * 5000 + "}\n")
+    result = run_cli(command, input=payload)
+    out = [json.loads(line) for line in result.stdout.splitlines()]
+    assert result.returncode == 1
+    assert out[0] == {"line": 1, "rejected": "'error' or 'component' holds a lone surrogate escape: not valid Unicode"}
+    assert out[1]["norm_error"] == "KeyError: <int>"
+    assert out[2]["line"] == 3 and out[2]["rejected"].startswith("not JSON: Exceeds the limit (4300 digits)")
+    assert "line 1: rejected" in result.stderr and "line 3: rejected" in result.stderr
 
 
 def test_normalize_cli_text_mode():

@@ -1,9 +1,14 @@
+import gc
 import json
 import sys
+from contextlib import contextmanager
+from itertools import chain
 
 import click
 
 ADDED = ("norm_error", "kind", "fingerprint", "pattern")
+# json.dumps(text, ensure_ascii=False) without building an encoder per call.
+quote = json.JSONEncoder(ensure_ascii=False).encode
 
 
 @click.command("group")
@@ -17,11 +22,64 @@ def group(text_mode, workers):
     event is written as {"line": N, "rejected": reason}, named on stderr, and the
     exit status is 1 once all lines are done.
     """
+    from .jsonl_io import byte_stdio, load_scanner
+
+    stdin = click.get_text_stream("stdin", errors="replace")
+    scanner, stdio = load_scanner(), byte_stdio(stdin, sys.stdout)
+    with _without_cycle_collection():
+        if scanner is not None and stdio is not None:
+            rejected = _group_scanned(scanner, *stdio, text_mode, workers)
+        else:
+            rejected = _group_lines(stdin, text_mode, workers)
+    if rejected:
+        sys.exit(1)
+
+
+@contextmanager
+def _without_cycle_collection():
+    """A large input makes a million tuples and no reference cycles: the cyclic
+    collector would only walk them again and again."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def added_fields(norm_error: str, kind: str, fingerprint: str, pattern: str) -> str:
+    """The end of an output line: the fields `group` adds, then the closing brace."""
+    return (f', "norm_error": {quote(norm_error)}, "kind": {quote(kind)}, "fingerprint": "{fingerprint}", '
+            f'"pattern": "{pattern}"}}\n')
+
+
+def kept_form(event: dict, raw: str) -> str | dict:
+    """What to keep of an event until its output line is written: the raw line when the
+    event has none of the added fields yet (its keys, spacing and escapes are kept as
+    written), else the event, re-serialized with those fields replaced."""
+    return raw if not any(key in event for key in ADDED) else event
+
+
+def event_line(kept: str | dict, fields: tuple[str, str, str, str]) -> str:
+    """The output line of an event, from its kept_form (a --text line is kept as {"error": line})."""
+    if isinstance(kept, str):
+        return kept.strip()[:-1].rstrip() + added_fields(*fields)
+    from .jsonl_io import json_line
+
+    kept.update(zip(ADDED, fields))
+    return json_line(kept)
+
+
+# --- line by line, with the json module ---------------------------------------------------
+
+def _group_lines(stdin, text_mode: bool, workers: int | None) -> int:
+    """Read, group and write line by line; the path without the compiled scanner. Returns
+    the number of rejected lines."""
     from ..batch_normalize import normalize_batch
     from ..grouping import merge_patterns
     from .jsonl_io import read_events, report_rejection, write_line
 
-    stdin = click.get_text_stream("stdin", errors="replace")
     # Whole input first (patterns are merged over all of it). Only the raw line and the
     # two fields grouping needs are kept, so a million events fit in a few hundred MB.
     rows: list[tuple[int, str | dict | None, str | None]] = []
@@ -34,12 +92,10 @@ def group(text_mode, workers):
                 continue
             messages.append(event["error"])
             components.append(event.get("component"))
-            splice = not text_mode and not any(key in event for key in ADDED)
-            rows.append((number, raw.strip() if splice else event, None))
+            rows.append((number, event if text_mode else kept_form(event, raw), None))
     normalized = normalize_batch(messages, components, workers)
     patterns = merge_patterns([(n.kind, c, n.norm_error) for n, c in zip(normalized, components)])
     out = sys.stdout
-    dumps = json.dumps
     results = iter(zip(normalized, patterns))
     rejected = 0
     for number, kept, reason in rows:
@@ -48,14 +104,104 @@ def group(text_mode, workers):
             write_line(report_rejection(number, reason), out)
             continue
         result, pattern = next(results)
-        if isinstance(kept, str):  # the input object, its closing brace replaced by the added fields
-            out.write(f'{kept[:-1].rstrip()}, "norm_error": {dumps(result.norm_error, ensure_ascii=False)}, '
-                      f'"kind": {dumps(result.kind, ensure_ascii=False)}, "fingerprint": "{result.fingerprint}", '
-                      f'"pattern": "{pattern.id}"}}\n')
-        else:
-            kept.update(norm_error=result.norm_error, kind=result.kind, fingerprint=result.fingerprint,
-                        pattern=pattern.id)
-            write_line(kept, out)
+        out.write(event_line(kept, (result.norm_error, result.kind, result.fingerprint, pattern.id)))
     out.flush()
-    if rejected:
-        sys.exit(1)
+    return rejected
+
+
+# --- the compiled scanner -----------------------------------------------------------------
+
+def _group_scanned(scanner, stdin_bytes, stdout_bytes, text_mode: bool, workers: int | None) -> int:
+    """Same output as _group_lines: plain lines are validated, de-duplicated and spliced into
+    the output in C; Python sees each distinct (error, component) pair once, and reads the
+    other (slow) lines with the json module. Returns the number of rejected lines."""
+    from ..batch_normalize import default_workers, normalize_distinct
+    from .jsonl_io import read_all
+
+    data = read_all(stdin_bytes)
+    messages, pair_message, pair_component, pair_count, records, slow = scanner.scan(
+        data, text_mode, threads=workers or default_workers())
+    literals, events, rejected = _read_slow(data, slow, messages, text_mode)
+    results = normalize_distinct(messages, workers)
+    keys, weights, sigs = _signatures(results, chain(
+        zip(pair_message, pair_component, pair_count), ((m, c, 1) for _, m, c, _ in events)))
+    pair_sigs, event_sigs = sigs[:len(pair_message)], sigs[len(pair_message):]
+    fields = _signature_fields(keys, weights)
+    errors = getattr(sys.stdout, "errors", None) or "strict"  # as the text stream would encode
+    sig_pieces = [added_fields(*f).encode("utf-8", errors) for f in fields]
+    for (at, _, _, kept), sig in zip(events, event_sigs):
+        literals[at] = event_line(kept, fields[sig])
+    # A --text line is {"error": <the line>, ...}: the scanner writes the line as a JSON string.
+    lines = scanner.splice(data, records, [sig_pieces[s] for s in pair_sigs],
+                           [line.encode("utf-8", errors) for line in literals],
+                           prefix=b'{"error": ' if text_mode else b"", quote=text_mode)
+    sys.stdout.flush()
+    for chunk in lines:
+        stdout_bytes.write(chunk)
+    stdout_bytes.flush()
+    return rejected
+
+
+def _read_slow(data: bytes, slow: list[tuple[int, int, int]], messages: list[str], text_mode: bool):
+    """Read the lines the scanner left to the json module, as _group_lines would.
+
+    Returns (literals, events, rejected): an output line per slow line ("" for a blank
+    one; for an event, filled in once it is normalized), the events as (literal index,
+    message index, component, kept_form), and the number of rejected lines. An event's
+    message is appended to ``messages`` when new.
+    """
+    from .jsonl_io import json_line, read_events, report_rejection
+
+    literals: list[str] = []
+    events = []
+    rejected = 0
+    index = None
+    for number, start, stop in slow:
+        raw = str(data[start:stop], "utf-8", "replace")
+        literals.append("")
+        for _, event, reason in read_events([raw], text_mode):
+            if event is None:
+                rejected += 1
+                literals[-1] = json_line(report_rejection(number, reason))
+                continue
+            if index is None:
+                index = {m: i for i, m in enumerate(messages)}
+            message = index.setdefault(event["error"], len(messages))
+            if message == len(messages):
+                messages.append(event["error"])
+            kept = event if text_mode else kept_form(event, raw)
+            events.append((len(literals) - 1, message, event.get("component"), kept))
+    return literals, events, rejected
+
+
+def _signatures(results: list[tuple[str, str]], pairs):
+    """Number the distinct (kind, component, norm_error) signatures, what fingerprints and
+    patterns depend on. results: (norm_error, kind) per message; pairs: (message index,
+    component, line count).
+
+    Returns (signatures in number order, their line counts, each pair's signature number).
+    """
+    numbers: dict[tuple[str, str, str], int] = {}
+    weights: list[int] = []
+    sig_of: list[int] = []
+    for message, component, count in pairs:
+        norm, kind = results[message]
+        key = (kind, component or "", norm)  # no component and "" are the same, as in the fingerprint
+        number = numbers.get(key)
+        if number is None:
+            number = numbers[key] = len(weights)
+            weights.append(0)
+        weights[number] += count
+        sig_of.append(number)
+    return list(numbers), weights, sig_of
+
+
+def _signature_fields(keys: list[tuple[str, str, str]], weights: list[int]) -> list[tuple[str, str, str, str]]:
+    """(norm_error, kind, fingerprint, pattern id) per signature. Patterns are merged over the
+    distinct signatures weighted by their line counts, which is the same as over every line."""
+    from ..grouping import merge_patterns
+    from ..normalize import fingerprint_normalized
+
+    patterns = merge_patterns(keys, weights)
+    return [(norm, kind, fingerprint_normalized(kind, component, norm), pattern.id)
+            for (kind, component, norm), pattern in zip(keys, patterns)]

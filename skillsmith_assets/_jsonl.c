@@ -1,0 +1,1293 @@
+/* Fast path of `skillsmith group`: JSON-lines scanning, de-duplication and output splicing.
+ *
+ * scan() splits the input into lines the way Python's universal-newline text
+ * reading does and recognises the common line, a *plain event*: one strictly
+ * valid JSON object whose "error" is a string, whose "component" is absent,
+ * null or a string, and which has none of the fields `group` adds (with --text:
+ * a UTF-8 line). Anything else, or anything not certain, is reported as *slow*
+ * and left to the json module, so the two paths agree by construction. Plain
+ * events are reduced to distinct (message, component) pairs in C, so Python
+ * sees each pair once.
+ *
+ * splice() assembles the output: for each line, a span of the input (the object
+ * without its closing brace, or the --text line as a JSON string) and a piece
+ * per pair, or a literal computed in Python.
+ *
+ * The byte work runs without the GIL (scan() on several threads for a large
+ * input); Python objects are made afterwards.
+ */
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+typedef unsigned char uchar;
+
+#if defined(__GNUC__) || defined(__clang__)
+#define PREFETCH(p) __builtin_prefetch(p)
+#else
+#define PREFETCH(p) ((void)0)
+#endif
+
+/* Deeper nesting is left to the json module (which has its own limit). */
+#define MAX_DEPTH 64
+/* Longer numbers are left to the json module: int() refuses over
+ * sys.get_int_max_str_digits() digits, and 640 is the lowest that limit can be. */
+#define MAX_NUMBER 640
+
+/* ---------------------------------------------------------------- growable arrays */
+
+typedef struct {
+    int64_t *v;
+    Py_ssize_t len, cap;
+} vec;
+
+static int vec_push3(vec *a, int64_t x, int64_t y, int64_t z)
+{
+    if (a->len + 3 > a->cap) {
+        Py_ssize_t cap = a->cap ? a->cap * 2 : 3 * 4096;
+        int64_t *v = realloc(a->v, (size_t)cap * sizeof(int64_t));
+        if (!v)
+            return -1;
+        a->v = v;
+        a->cap = cap;
+    }
+    a->v[a->len++] = x;
+    a->v[a->len++] = y;
+    a->v[a->len++] = z;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- arena
+ * Decoded copies of escaped strings. Blocks never move, so pointers stay valid. */
+
+typedef struct block {
+    struct block *next;
+    size_t used, size;
+    char data[];
+} block;
+
+typedef struct {
+    block *head;
+} arena;
+
+/* Room for n bytes at the top of the arena; keep them with arena_commit. */
+static char *arena_reserve(arena *a, size_t n)
+{
+    if (!a->head || a->head->size - a->head->used < n) {
+        size_t size = n > (1 << 20) ? n : (1 << 20);
+        block *b = malloc(sizeof(block) + size);
+        if (!b)
+            return NULL;
+        b->next = a->head;
+        b->used = 0;
+        b->size = size;
+        a->head = b;
+    }
+    return a->head->data + a->head->used;
+}
+
+static void arena_commit(arena *a, size_t n) { a->head->used += n; }
+
+/* Take over the blocks of b. */
+static void arena_adopt(arena *a, arena *b)
+{
+    block **last = &b->head;
+    while (*last)
+        last = &(*last)->next;
+    *last = a->head;
+    a->head = b->head;
+    b->head = NULL;
+}
+
+static void arena_free(arena *a)
+{
+    while (a->head) {
+        block *next = a->head->next;
+        free(a->head);
+        a->head = next;
+    }
+}
+
+/* ---------------------------------------------------------------- hashing */
+
+static inline uint64_t mix64(uint64_t h)
+{
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    h ^= h >> 33;
+    return h;
+}
+
+static uint64_t hash_bytes(const char *p, size_t n)
+{
+    uint64_t h = 0x9e3779b97f4a7c15ULL ^ n;
+    while (n >= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        h = (h ^ w) * 0x100000001b3ULL;
+        h ^= h >> 29;
+        p += 8;
+        n -= 8;
+    }
+    if (n) {
+        uint64_t w = 0;
+        memcpy(&w, p, n);
+        h = (h ^ w) * 0x100000001b3ULL;
+    }
+    return mix64(h);
+}
+
+/* ---------------------------------------------------------------- distinct strings and pairs
+ * Strings: open addressing on 8-byte slots (a 32-bit hash tag and the item index + 1,
+ * 0 is empty), so probing a slot that does not match touches no other memory.
+ * Pairs: each message chains its pairs, usually one, so a pair costs no table. */
+
+typedef struct {
+    uint32_t tag, index; /* index: item index + 1 */
+} slot;
+
+typedef struct {
+    const char *p;
+    size_t n;
+    uint64_t h;
+    int64_t pair; /* the message's latest pair, -1 for none */
+} str_item;
+
+typedef struct {
+    slot *slots;
+    size_t mask;
+    str_item *items;
+    Py_ssize_t len, cap;
+} strings;
+
+typedef struct {
+    int64_t message, component, count; /* component -1: None */
+    int64_t next;                      /* the message's previous pair, -1 for none */
+} pair_item;
+
+typedef struct {
+    pair_item *items;
+    Py_ssize_t len, cap;
+} pairs;
+
+static int strings_init(strings *s)
+{
+    s->mask = (1 << 12) - 1;
+    s->slots = calloc(s->mask + 1, sizeof(slot));
+    return s->slots ? 0 : -1;
+}
+
+/* Room for one more item; items are numbered by 32-bit slots, hence the limit. */
+static int grow_items(void **items, Py_ssize_t *cap, Py_ssize_t len, size_t size)
+{
+    if (len < *cap)
+        return 0;
+    Py_ssize_t n = *cap ? *cap * 2 : 1024;
+    void *v = n <= UINT32_MAX ? realloc(*items, (size_t)n * size) : NULL;
+    if (!v)
+        return -1;
+    *items = v;
+    *cap = n;
+    return 0;
+}
+
+/* Rehash into more slots if n items would fill half of them. */
+static int strings_grow(strings *s, Py_ssize_t n)
+{
+    if ((size_t)n * 2 < s->mask)
+        return 0;
+    size_t mask = s->mask;
+    while ((size_t)n * 2 >= mask)
+        mask = mask * 2 + 1;
+    slot *slots = calloc(mask + 1, sizeof(slot));
+    if (!slots)
+        return -1;
+    for (Py_ssize_t i = 0; i < s->len; i++) {
+        size_t k = s->items[i].h & mask;
+        while (slots[k].index)
+            k = (k + 1) & mask;
+        slots[k] = (slot){(uint32_t)(s->items[i].h >> 32), (uint32_t)(i + 1)};
+    }
+    free(s->slots);
+    s->slots = slots;
+    s->mask = mask;
+    return 0;
+}
+
+/* The first slot of hash h whose tag matches, else the empty slot ending its probe sequence. */
+static inline slot *probe(const strings *s, uint64_t h)
+{
+    uint32_t tag = (uint32_t)(h >> 32);
+    size_t k = h & s->mask;
+    while (s->slots[k].index && s->slots[k].tag != tag)
+        k = (k + 1) & s->mask;
+    return &s->slots[k];
+}
+
+/* Index of the string p[0:n] of hash h; *added says whether it is new (the caller keeps p alive then). */
+static int64_t intern(strings *s, const char *p, size_t n, uint64_t h, int *added)
+{
+    uint32_t tag = (uint32_t)(h >> 32);
+    size_t k = h & s->mask;
+    *added = 0;
+    for (; s->slots[k].index; k = (k + 1) & s->mask) {
+        if (s->slots[k].tag != tag)
+            continue;
+        str_item *it = &s->items[s->slots[k].index - 1];
+        if (it->h == h && it->n == n && memcmp(it->p, p, n) == 0)
+            return s->slots[k].index - 1;
+    }
+    if (grow_items((void **)&s->items, &s->cap, s->len, sizeof(str_item)) < 0)
+        return -1;
+    s->items[s->len] = (str_item){p, n, h, -1};
+    s->slots[k] = (slot){tag, (uint32_t)++s->len};
+    *added = 1;
+    return strings_grow(s, s->len) < 0 ? -1 : s->len - 1;
+}
+
+/* Count lines of the pair (message, component); its index, or -1 when out of memory. */
+static int64_t count_pair(pairs *ps, str_item *message, int64_t message_index, int64_t component, int64_t lines)
+{
+    for (int64_t i = message->pair; i >= 0; i = ps->items[i].next)
+        if (ps->items[i].component == component) {
+            ps->items[i].count += lines;
+            return i;
+        }
+    if (grow_items((void **)&ps->items, &ps->cap, ps->len, sizeof(pair_item)) < 0)
+        return -1;
+    ps->items[ps->len] = (pair_item){message_index, component, lines, message->pair};
+    return message->pair = ps->len++;
+}
+
+/* ---------------------------------------------------------------- JSON validation
+ * Each scanner returns the position after what it read, or NULL for "not sure". */
+
+static inline const uchar *skip_ws(const uchar *p, const uchar *end)
+{
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+        p++;
+    return p;
+}
+
+#define ONES 0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
+
+static inline uint64_t has_zero_byte(uint64_t w) { return (w - ONES) & ~w & HIGHS; }
+
+/* Whether any of 8 bytes is '"', '\\' or a control character: what a JSON string escapes. */
+static inline uint64_t escaped8(uint64_t w)
+{
+    return has_zero_byte(w ^ (ONES * '"')) | has_zero_byte(w ^ (ONES * '\\')) | ((w - ONES * 0x20) & ~w & HIGHS);
+}
+
+/* The same, or non-ASCII. */
+static inline uint64_t special8(uint64_t w) { return (w & HIGHS) | escaped8(w); }
+
+/* Length of the well-formed UTF-8 sequence at p (as Python's strict decoder accepts it), or 0. */
+static int utf8_length(const uchar *p, const uchar *end)
+{
+    uchar c = p[0], lo = 0x80, hi = 0xBF;
+    ptrdiff_t left = end - p;
+    if (c >= 0xC2 && c <= 0xDF)
+        return left >= 2 && p[1] >= 0x80 && p[1] <= 0xBF ? 2 : 0;
+    if (c >= 0xE0 && c <= 0xEF) {
+        if (c == 0xE0)
+            lo = 0xA0;
+        else if (c == 0xED) /* surrogates */
+            hi = 0x9F;
+        return left >= 3 && p[1] >= lo && p[1] <= hi && p[2] >= 0x80 && p[2] <= 0xBF ? 3 : 0;
+    }
+    if (c >= 0xF0 && c <= 0xF4) {
+        if (c == 0xF0)
+            lo = 0x90;
+        else if (c == 0xF4)
+            hi = 0x8F;
+        return left >= 4 && p[1] >= lo && p[1] <= hi && p[2] >= 0x80 && p[2] <= 0xBF && p[3] >= 0x80 &&
+                       p[3] <= 0xBF
+                   ? 4
+                   : 0;
+    }
+    return 0;
+}
+
+/* Whether p[0:end] is well-formed UTF-8. */
+static int valid_utf8(const uchar *p, const uchar *end)
+{
+    while (p < end) {
+        uint64_t w;
+        if (end - p >= 8 && (memcpy(&w, p, 8), !(w & HIGHS))) {
+            p += 8;
+        } else if (*p < 0x80) {
+            p++;
+        } else {
+            int n = utf8_length(p, end);
+            if (!n)
+                return 0;
+            p += n;
+        }
+    }
+    return 1;
+}
+
+static int hex4(const uchar *p)
+{
+    int v = 0;
+    for (int i = 0; i < 4; i++) {
+        uchar c = p[i];
+        v <<= 4;
+        if (c >= '0' && c <= '9')
+            v |= c - '0';
+        else if (c >= 'a' && c <= 'f')
+            v |= c - 'a' + 10;
+        else if (c >= 'A' && c <= 'F')
+            v |= c - 'A' + 10;
+        else
+            return -1;
+    }
+    return v;
+}
+
+/* p is just after the opening quote; returns just after the closing one.
+ * Escapes of surrogates are refused: the json module keeps them as lone code points. */
+static const uchar *scan_string(const uchar *p, const uchar *end, int *escaped)
+{
+    for (;;) {
+        while (end - p >= 8) {
+            uint64_t w;
+            memcpy(&w, p, 8);
+            if (special8(w))
+                break;
+            p += 8;
+        }
+        if (p >= end)
+            return NULL;
+        uchar c = *p;
+        if (c == '"')
+            return p + 1;
+        if (c == '\\') {
+            *escaped = 1;
+            if (end - p < 2)
+                return NULL;
+            c = p[1];
+            if (c == 'u') {
+                int v = end - p >= 6 ? hex4(p + 2) : -1;
+                if (v < 0 || (v >= 0xD800 && v <= 0xDFFF))
+                    return NULL;
+                p += 6;
+            } else if (c == '"' || c == '\\' || c == '/' || c == 'b' || c == 'f' || c == 'n' || c == 'r' ||
+                       c == 't') {
+                p += 2;
+            } else {
+                return NULL;
+            }
+        } else if (c < 0x20) {
+            return NULL;
+        } else if (c < 0x80) {
+            p++;
+        } else {
+            int n = utf8_length(p, end);
+            if (!n)
+                return NULL;
+            p += n;
+        }
+    }
+}
+
+static inline int is_digit(uchar c) { return c >= '0' && c <= '9'; }
+
+static const uchar *scan_digits(const uchar *p, const uchar *end)
+{
+    if (p >= end || !is_digit(*p))
+        return NULL;
+    while (p < end && is_digit(*p))
+        p++;
+    return p;
+}
+
+/* RFC 8259 numbers only (no NaN / Infinity). */
+static const uchar *scan_number(const uchar *p, const uchar *end)
+{
+    const uchar *start = p;
+    if (*p == '-')
+        p++;
+    if (p < end && *p == '0')
+        p++;
+    else if (!(p = scan_digits(p, end)))
+        return NULL;
+    if (p < end && *p == '.' && !(p = scan_digits(p + 1, end)))
+        return NULL;
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        p++;
+        if (p < end && (*p == '+' || *p == '-'))
+            p++;
+        if (!(p = scan_digits(p, end)))
+            return NULL;
+    }
+    return p - start > MAX_NUMBER ? NULL : p;
+}
+
+static const uchar *scan_literal(const uchar *p, const uchar *end, const char *word, size_t n)
+{
+    return (size_t)(end - p) >= n && memcmp(p, word, n) == 0 ? p + n : NULL;
+}
+
+static const uchar *scan_value(const uchar *p, const uchar *end, int depth);
+
+/* p is on '{' or '['; close is the matching bracket. */
+static const uchar *scan_container(const uchar *p, const uchar *end, int depth, uchar close)
+{
+    if (depth > MAX_DEPTH)
+        return NULL;
+    p = skip_ws(p + 1, end);
+    if (p < end && *p == close)
+        return p + 1;
+    for (;;) {
+        if (close == '}') {
+            int escaped;
+            if (p >= end || *p != '"' || !(p = scan_string(p + 1, end, &escaped)))
+                return NULL;
+            p = skip_ws(p, end);
+            if (p >= end || *p != ':')
+                return NULL;
+            p = skip_ws(p + 1, end);
+        }
+        if (!(p = scan_value(p, end, depth)))
+            return NULL;
+        p = skip_ws(p, end);
+        if (p >= end)
+            return NULL;
+        if (*p == close)
+            return p + 1;
+        if (*p != ',')
+            return NULL;
+        p = skip_ws(p + 1, end);
+    }
+}
+
+static const uchar *scan_value(const uchar *p, const uchar *end, int depth)
+{
+    if (p >= end)
+        return NULL;
+    switch (*p) {
+    case '"': {
+        int escaped;
+        return scan_string(p + 1, end, &escaped);
+    }
+    case '{':
+        return scan_container(p, end, depth + 1, '}');
+    case '[':
+        return scan_container(p, end, depth + 1, ']');
+    case 't':
+        return scan_literal(p, end, "true", 4);
+    case 'f':
+        return scan_literal(p, end, "false", 5);
+    case 'n':
+        return scan_literal(p, end, "null", 4);
+    default:
+        return *p == '-' || is_digit(*p) ? scan_number(p, end) : NULL;
+    }
+}
+
+/* ---------------------------------------------------------------- events */
+
+typedef struct {
+    const uchar *p; /* string content, between the quotes */
+    size_t n;
+    int escaped;
+} field;
+
+typedef struct {
+    field error, component;
+    int has_error, has_component; /* has_component: a string (absent and null are None) */
+} event;
+
+enum { KEY_OTHER, KEY_ERROR, KEY_COMPONENT, KEY_ADDED };
+
+#define IS_KEY(k, n, name) ((n) == sizeof(name) - 1 && memcmp((k), (name), sizeof(name) - 1) == 0)
+
+static int key_id(const uchar *k, size_t n)
+{
+    if (IS_KEY(k, n, "error"))
+        return KEY_ERROR;
+    if (IS_KEY(k, n, "component"))
+        return KEY_COMPONENT;
+    if (IS_KEY(k, n, "norm_error") || IS_KEY(k, n, "kind") || IS_KEY(k, n, "fingerprint") || IS_KEY(k, n, "pattern"))
+        return KEY_ADDED;
+    return KEY_OTHER;
+}
+
+/* A string value at p, into f; returns the position after it. */
+static const uchar *scan_field(const uchar *p, const uchar *end, field *f)
+{
+    const uchar *q;
+    if (p >= end || *p != '"')
+        return NULL;
+    f->escaped = 0;
+    if (!(q = scan_string(p + 1, end, &f->escaped)))
+        return NULL;
+    f->p = p + 1;
+    f->n = (size_t)(q - 1 - f->p);
+    return q;
+}
+
+/* The top-level object at p ('{'): like scan_container, noting error and component.
+ * A key with escapes could spell one of the names, so it is left to the slow path;
+ * so are repeated error / component keys (the json module keeps the last one). */
+static const uchar *scan_event(const uchar *p, const uchar *end, event *ev)
+{
+    int seen_component = 0;
+    memset(ev, 0, sizeof(*ev));
+    p = skip_ws(p + 1, end);
+    if (p < end && *p == '}')
+        return NULL;
+    for (;;) {
+        field key;
+        if (!(p = scan_field(p, end, &key)) || key.escaped)
+            return NULL;
+        p = skip_ws(p, end);
+        if (p >= end || *p != ':')
+            return NULL;
+        p = skip_ws(p + 1, end);
+        switch (key_id(key.p, key.n)) {
+        case KEY_ERROR:
+            if (ev->has_error || !(p = scan_field(p, end, &ev->error)))
+                return NULL;
+            ev->has_error = 1;
+            break;
+        case KEY_COMPONENT:
+            if (seen_component)
+                return NULL;
+            seen_component = 1;
+            ev->has_component = p >= end || *p != 'n';
+            if (!(p = ev->has_component ? scan_field(p, end, &ev->component) : scan_literal(p, end, "null", 4)))
+                return NULL;
+            break;
+        case KEY_ADDED:
+            return NULL;
+        default:
+            if (!(p = scan_value(p, end, 1)))
+                return NULL;
+        }
+        p = skip_ws(p, end);
+        if (p >= end)
+            return NULL;
+        if (*p == '}')
+            return ev->has_error ? p + 1 : NULL;
+        if (*p != ',')
+            return NULL;
+        p = skip_ws(p + 1, end);
+    }
+}
+
+/* Write the decoded UTF-8 of a validated string with escapes to out; its length. */
+static size_t unescape(const uchar *p, size_t n, char *out)
+{
+    static const char simple[128] = {['"'] = '"', ['\\'] = '\\', ['/'] = '/', ['b'] = '\b',
+                                     ['f'] = '\f', ['n'] = '\n', ['r'] = '\r', ['t'] = '\t'};
+    const uchar *end = p + n;
+    char *o = out;
+    while (p < end) {
+        if (*p != '\\') {
+            *o++ = (char)*p++;
+        } else if (p[1] != 'u') {
+            *o++ = simple[p[1]];
+            p += 2;
+        } else {
+            int v = hex4(p + 2);
+            if (v < 0x80) {
+                *o++ = (char)v;
+            } else if (v < 0x800) {
+                *o++ = (char)(0xC0 | (v >> 6));
+                *o++ = (char)(0x80 | (v & 0x3F));
+            } else {
+                *o++ = (char)(0xE0 | (v >> 12));
+                *o++ = (char)(0x80 | ((v >> 6) & 0x3F));
+                *o++ = (char)(0x80 | (v & 0x3F));
+            }
+            p += 6;
+        }
+    }
+    return (size_t)(o - out);
+}
+
+/* ---------------------------------------------------------------- scan */
+
+typedef struct {
+    strings messages, components;
+    pairs pairs;
+    arena decoded;
+    vec records; /* (ref, start, stop) per output line */
+    vec slow;    /* (line number, start, stop) per slow line */
+    char *scratch; /* decoded messages of the current batch */
+    size_t scratch_used, scratch_cap;
+    int64_t lines; /* lines read, blank ones included */
+} scanner;
+
+/* Index of the decoded string f in s; -1 when out of memory. */
+static int64_t intern_field(strings *s, arena *a, const field *f)
+{
+    int added;
+    if (!f->escaped)
+        return intern(s, (const char *)f->p, f->n, hash_bytes((const char *)f->p, f->n), &added);
+    char *buf = arena_reserve(a, f->n);
+    if (!buf)
+        return -1;
+    size_t n = unescape(f->p, f->n, buf);
+    int64_t i = intern(s, buf, n, hash_bytes(buf, n), &added);
+    if (added)
+        arena_commit(a, n);
+    return i;
+}
+
+/* Lines are read in batches, in two passes: the first validates them and hashes their
+ * messages, prefetching what the second, which counts them, will look up. Looking up
+ * a million messages in a table larger than the cache is mostly waiting for memory;
+ * this way a batch waits once instead of once per line. */
+#define BATCH 64
+
+typedef struct {
+    int64_t number;
+    const uchar *s, *e;       /* the line */
+    int plain;                /* else slow */
+    const uchar *start, *cut; /* plain: the span kept in the output */
+    const char *message;      /* plain: the decoded error */
+    size_t message_n;
+    int unescaped;            /* the message is a copy in the scratch buffer, at scratch_at */
+    size_t scratch_at;
+    uint64_t hash;
+    int64_t candidate; /* an item the message may equal, -1 for none */
+    field component;
+    int has_component;
+} line;
+
+/* Read the line [s, e) into the batch; 0, or -1 when out of memory. */
+static int read_line(scanner *sc, line *l, const uchar *s, const uchar *e, int text)
+{
+    event ev;
+    const uchar *obj, *close;
+    l->s = s;
+    l->e = e;
+    l->has_component = l->unescaped = 0;
+    if (text) {
+        l->plain = valid_utf8(s, e); /* else the json module writes it, with its replacement characters */
+        if (!l->plain)
+            return 0;
+        l->start = s;
+        l->cut = e;
+        l->message = (const char *)s;
+        l->message_n = (size_t)(e - s);
+    } else {
+        obj = skip_ws(s, e);
+        l->plain = *obj == '{' && (close = scan_event(obj, e, &ev)) && skip_ws(close, e) == e;
+        if (!l->plain)
+            return 0;
+        l->start = obj;
+        for (l->cut = close - 1; l->cut[-1] == ' ' || l->cut[-1] == '\t'; l->cut--)
+            ;
+        l->component = ev.component;
+        l->has_component = ev.has_component;
+        l->message = (const char *)ev.error.p;
+        l->message_n = ev.error.n;
+        if (ev.error.escaped) {
+            /* Decoded into the scratch buffer, which may move until the batch is full. */
+            if (sc->scratch_used + ev.error.n > sc->scratch_cap) {
+                size_t cap = 2 * (sc->scratch_used + ev.error.n);
+                char *scratch = realloc(sc->scratch, cap);
+                if (!scratch)
+                    return -1;
+                sc->scratch = scratch;
+                sc->scratch_cap = cap;
+            }
+            l->unescaped = 1;
+            l->scratch_at = sc->scratch_used;
+            l->message_n = unescape(ev.error.p, ev.error.n, sc->scratch + sc->scratch_used);
+            sc->scratch_used += l->message_n;
+        }
+    }
+    l->hash = hash_bytes(l->unescaped ? sc->scratch + l->scratch_at : l->message, l->message_n);
+    PREFETCH(&sc->messages.slots[l->hash & sc->messages.mask]);
+    return 0;
+}
+
+/* Count one plain line: message, component and pair; its pair index, or -1 when out of memory. */
+static int64_t count_line(scanner *sc, const line *l)
+{
+    int added;
+    int64_t message = intern(&sc->messages, l->message, l->message_n, l->hash, &added), component = -1;
+    if (message < 0)
+        return -1;
+    if (added && l->unescaped) { /* the scratch buffer is reused by the next batch */
+        char *copy = arena_reserve(&sc->decoded, l->message_n);
+        if (!copy)
+            return -1;
+        memcpy(copy, l->message, l->message_n);
+        arena_commit(&sc->decoded, l->message_n);
+        sc->messages.items[message].p = copy;
+    }
+    if (l->has_component && (component = intern_field(&sc->components, &sc->decoded, &l->component)) < 0)
+        return -1;
+    return count_pair(&sc->pairs, &sc->messages.items[message], message, component, 1);
+}
+
+/* The second pass over a batch, after prefetching the slots, items and strings it will compare. */
+static int flush_batch(scanner *sc, line *batch, int n, const uchar *base)
+{
+    strings *ms = &sc->messages;
+    for (int i = 0; i < n; i++) {
+        line *l = &batch[i];
+        if (!l->plain)
+            continue;
+        if (l->unescaped)
+            l->message = sc->scratch + l->scratch_at;
+        slot *k = probe(ms, l->hash);
+        l->candidate = k->index ? (int64_t)k->index - 1 : -1;
+        if (l->candidate >= 0)
+            PREFETCH(&ms->items[l->candidate]);
+    }
+    for (int i = 0; i < n; i++) {
+        const str_item *it = batch[i].plain && batch[i].candidate >= 0 ? &ms->items[batch[i].candidate] : NULL;
+        if (it) {
+            PREFETCH(it->p);
+            if (it->pair >= 0)
+                PREFETCH(&sc->pairs.items[it->pair]);
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        const line *l = &batch[i];
+        int64_t s = l->s - base, e = l->e - base, pair;
+        if (!l->plain) {
+            if (vec_push3(&sc->slow, l->number, s, e) < 0 || vec_push3(&sc->records, -sc->slow.len / 3, s, e) < 0)
+                return -1;
+        } else if ((pair = count_line(sc, l)) < 0 ||
+                   vec_push3(&sc->records, pair, l->start - base, l->cut - base) < 0) {
+            return -1;
+        }
+    }
+    sc->scratch_used = 0;
+    return 0;
+}
+
+/* The lines of data[begin:end], numbered from 1. Lines end at "\n", "\r\n" or a lone "\r",
+ * as in universal-newline text mode. Blank lines (JSON whitespace only) are skipped, but counted. */
+static int scan_lines(scanner *sc, const uchar *data, const uchar *begin, const uchar *end, int text)
+{
+    const uchar *p = begin, *nl = NULL, *cr = NULL;
+    int64_t number = 0;
+    line batch[BATCH];
+    int n = 0;
+    while (p < end) {
+        if (!nl || nl < p)
+            if (!(nl = memchr(p, '\n', (size_t)(end - p))))
+                nl = end;
+        if (!cr || cr < p)
+            if (!(cr = memchr(p, '\r', (size_t)(end - p))))
+                cr = end;
+        const uchar *e = nl < cr ? nl : cr;
+        number++;
+        if (text || skip_ws(p, e) != e) {
+            batch[n].number = number;
+            if (read_line(sc, &batch[n], p, e, text) < 0)
+                return -1;
+            if (++n == BATCH) {
+                if (flush_batch(sc, batch, n, data) < 0)
+                    return -1;
+                n = 0;
+            }
+        }
+        p = e + (e < end && *e == '\r' && e + 1 < end && e[1] == '\n' ? 2 : 1);
+    }
+    sc->lines = number;
+    return flush_batch(sc, batch, n, data);
+}
+
+static void scanner_free(scanner *sc)
+{
+    free(sc->messages.slots);
+    free(sc->messages.items);
+    free(sc->components.slots);
+    free(sc->components.items);
+    free(sc->pairs.items);
+    arena_free(&sc->decoded);
+    free(sc->records.v);
+    free(sc->slow.v);
+    free(sc->scratch);
+}
+
+/* ---------------------------------------------------------------- parts
+ * A large input is cut at line ends into parts scanned at the same time, one thread
+ * each, then merged in input order: the merged numbering is the one a single scan
+ * would give (first appearance). */
+
+/* Parts are at least this long: below it a thread costs more than it saves. */
+#define MIN_PART (4 << 20)
+#define MAX_PARTS 16
+
+typedef struct {
+    scanner sc;
+    const uchar *data, *begin, *end;
+    int text, failed;
+    PyThread_type_lock done; /* released when a thread finishes the part */
+} part;
+
+static void scan_part(void *arg)
+{
+    part *pt = arg;
+    pt->failed = strings_init(&pt->sc.messages) < 0 || strings_init(&pt->sc.components) < 0 ||
+                 scan_lines(&pt->sc, pt->data, pt->begin, pt->end, pt->text) < 0;
+    if (pt->done)
+        PyThread_release_lock(pt->done);
+}
+
+/* Cut data into up to `wanted` parts ending at line ends ("\n" ends a line whatever came
+ * before it); returns their number, at least 1. */
+static int cut_parts(part *parts, int wanted, const uchar *data, Py_ssize_t size, int text)
+{
+    const uchar *end = data + size, *begin = data, *stop, *nl;
+    int n = 0;
+    if (wanted > size / MIN_PART)
+        wanted = (int)(size / MIN_PART);
+    wanted = wanted < 1 ? 1 : wanted > MAX_PARTS ? MAX_PARTS : wanted;
+    for (int i = 1; i <= wanted; i++) {
+        stop = i < wanted ? data + size / wanted * i : end;
+        if (stop < begin)
+            stop = begin;
+        if (stop < end)
+            stop = (nl = memchr(stop, '\n', (size_t)(end - stop))) ? nl + 1 : end;
+        parts[n++] = (part){.data = data, .begin = begin, .end = stop, .text = text};
+        if (stop == end)
+            break;
+        begin = stop;
+    }
+    return n;
+}
+
+/* How many messages ahead merge_part prefetches the slot it will look up. */
+#define AHEAD 16
+
+/* Append part q's results to g, renumbering its messages, components and pairs. */
+static int merge_part(scanner *g, scanner *q)
+{
+    int added;
+    int64_t *messages = malloc(((size_t)q->messages.len + 1) * sizeof(int64_t));
+    int64_t *components = malloc(((size_t)q->components.len + 1) * sizeof(int64_t));
+    int64_t *pair_map = malloc(((size_t)q->pairs.len + 1) * sizeof(int64_t));
+    int failed = !messages || !components || !pair_map ||
+                 strings_grow(&g->messages, g->messages.len + q->messages.len) < 0;
+    for (Py_ssize_t i = 0; !failed && i < q->messages.len; i++) {
+        const str_item *it = &q->messages.items[i];
+        if (i + AHEAD < q->messages.len)
+            PREFETCH(&g->messages.slots[it[AHEAD].h & g->messages.mask]);
+        failed = (messages[i] = intern(&g->messages, it->p, it->n, it->h, &added)) < 0;
+    }
+    for (Py_ssize_t i = 0; !failed && i < q->components.len; i++) {
+        const str_item *it = &q->components.items[i];
+        failed = (components[i] = intern(&g->components, it->p, it->n, it->h, &added)) < 0;
+    }
+    for (Py_ssize_t i = 0; !failed && i < q->pairs.len; i++) {
+        const pair_item *it = &q->pairs.items[i];
+        int64_t m = messages[it->message];
+        failed = (pair_map[i] = count_pair(&g->pairs, &g->messages.items[m], m,
+                                           it->component < 0 ? -1 : components[it->component], it->count)) < 0;
+    }
+    int64_t slow_before = g->slow.len / 3;
+    for (Py_ssize_t i = 0; !failed && i < q->slow.len; i += 3)
+        failed = vec_push3(&g->slow, q->slow.v[i] + g->lines, q->slow.v[i + 1], q->slow.v[i + 2]) < 0;
+    for (Py_ssize_t i = 0; !failed && i < q->records.len; i += 3) {
+        int64_t ref = q->records.v[i];
+        failed = vec_push3(&g->records, ref >= 0 ? pair_map[ref] : ref - slow_before, q->records.v[i + 1],
+                           q->records.v[i + 2]) < 0;
+    }
+    g->lines += q->lines;
+    arena_adopt(&g->decoded, &q->decoded); /* merged strings may point into it */
+    free(messages);
+    free(components);
+    free(pair_map);
+    return failed ? -1 : 0;
+}
+
+/* Scan the parts, all but the first on threads of their own, and merge them into the first. */
+static int scan_parts(part *parts, int n)
+{
+    int failed = 0, started[MAX_PARTS] = {0};
+    for (int i = 1; i < n; i++) {
+        parts[i].done = PyThread_allocate_lock();
+        if (parts[i].done && PyThread_acquire_lock(parts[i].done, WAIT_LOCK) &&
+            PyThread_start_new_thread(scan_part, &parts[i]) != PYTHREAD_INVALID_THREAD_ID) {
+            started[i] = 1;
+        } else if (parts[i].done) {
+            PyThread_free_lock(parts[i].done);
+            parts[i].done = NULL;
+        }
+    }
+    scan_part(&parts[0]);
+    for (int i = 1; i < n; i++) {
+        if (started[i]) {
+            PyThread_acquire_lock(parts[i].done, WAIT_LOCK);
+            PyThread_free_lock(parts[i].done);
+            parts[i].done = NULL;
+        } else {
+            scan_part(&parts[i]);
+        }
+        if (!failed)
+            failed = parts[0].failed || parts[i].failed || merge_part(&parts[0].sc, &parts[i].sc) < 0;
+        scanner_free(&parts[i].sc);
+    }
+    return failed || parts[0].failed ? -1 : 0;
+}
+
+static PyObject *decode_all(const strings *s)
+{
+    PyObject *list = PyList_New(s->len);
+    for (Py_ssize_t i = 0; list && i < s->len; i++) {
+        PyObject *str = PyUnicode_DecodeUTF8(s->items[i].p, (Py_ssize_t)s->items[i].n, NULL);
+        if (!str)
+            Py_CLEAR(list);
+        else
+            PyList_SET_ITEM(list, i, str);
+    }
+    return list;
+}
+
+static PyObject *int_list(const pair_item *items, Py_ssize_t n, size_t offset)
+{
+    PyObject *list = PyList_New(n);
+    for (Py_ssize_t i = 0; list && i < n; i++) {
+        PyObject *v = PyLong_FromLongLong(*(const int64_t *)((const char *)&items[i] + offset));
+        if (!v)
+            Py_CLEAR(list);
+        else
+            PyList_SET_ITEM(list, i, v);
+    }
+    return list;
+}
+
+static PyObject *pair_components(const pairs *ps, PyObject *components)
+{
+    PyObject *list = PyList_New(ps->len);
+    for (Py_ssize_t i = 0; list && i < ps->len; i++) {
+        int64_t c = ps->items[i].component;
+        PyObject *v = c < 0 ? Py_None : PyList_GET_ITEM(components, c);
+        Py_INCREF(v);
+        PyList_SET_ITEM(list, i, v);
+    }
+    return list;
+}
+
+static PyObject *slow_list(const vec *slow)
+{
+    PyObject *list = PyList_New(slow->len / 3);
+    for (Py_ssize_t i = 0; list && i < slow->len / 3; i++) {
+        const int64_t *v = slow->v + 3 * i;
+        PyObject *t = Py_BuildValue("(LLL)", (long long)v[0], (long long)v[1], (long long)v[2]);
+        if (!t)
+            Py_CLEAR(list);
+        else
+            PyList_SET_ITEM(list, i, t);
+    }
+    return list;
+}
+
+static PyObject *scan(PyObject *self, PyObject *args, PyObject *kwargs)
+{
+    static char *keywords[] = {"data", "text", "threads", NULL};
+    Py_buffer data;
+    int text = 0, threads = 1, n, failed;
+    part parts[MAX_PARTS];
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "y*|pi:scan", keywords, &data, &text, &threads))
+        return NULL;
+    n = cut_parts(parts, threads, data.buf, data.len, text);
+    Py_BEGIN_ALLOW_THREADS
+    failed = scan_parts(parts, n);
+    Py_END_ALLOW_THREADS
+    scanner sc = parts[0].sc;
+    PyObject *result = NULL;
+    if (failed) {
+        PyErr_NoMemory();
+    } else {
+        PyObject *messages = decode_all(&sc.messages);
+        PyObject *components = decode_all(&sc.components);
+        PyObject *pair_message = int_list(sc.pairs.items, sc.pairs.len, offsetof(pair_item, message));
+        PyObject *pair_count = int_list(sc.pairs.items, sc.pairs.len, offsetof(pair_item, count));
+        PyObject *pair_component = components ? pair_components(&sc.pairs, components) : NULL;
+        PyObject *records = PyBytes_FromStringAndSize((const char *)sc.records.v,
+                                                      sc.records.len * (Py_ssize_t)sizeof(int64_t));
+        PyObject *slow = slow_list(&sc.slow);
+        if (messages && pair_message && pair_component && pair_count && records && slow)
+            result = PyTuple_Pack(6, messages, pair_message, pair_component, pair_count, records, slow);
+        Py_XDECREF(messages);
+        Py_XDECREF(components);
+        Py_XDECREF(pair_message);
+        Py_XDECREF(pair_component);
+        Py_XDECREF(pair_count);
+        Py_XDECREF(records);
+        Py_XDECREF(slow);
+    }
+    scanner_free(&sc);
+    PyBuffer_Release(&data);
+    return result;
+}
+
+/* ---------------------------------------------------------------- splice
+ * An iterator of output chunks of about `size` bytes, so the output is never whole
+ * in memory and each chunk is written while still in cache. */
+
+typedef struct {
+    const char *p;
+    Py_ssize_t n;
+} chunk;
+
+typedef struct {
+    PyObject_HEAD
+    Py_buffer data, records, prefix;
+    PyObject *pieces, *literals; /* tuples of bytes, so they cannot change under us */
+    chunk *piece_chunks, *literal_chunks;
+    Py_ssize_t next, count, size;
+    int quote; /* write the spans as JSON strings */
+} Splice;
+
+/* The JSON string escapes json.dumps(..., ensure_ascii=False) writes: '"', '\\' and
+ * control characters, nothing else. quoted[c]: 0 for none, else the escaping letter
+ * ('u' for \u00XX). */
+static const char quoted[256] = {
+    ['"'] = '"', ['\\'] = '\\', ['\b'] = 'b', ['\f'] = 'f', ['\n'] = 'n', ['\r'] = 'r', ['\t'] = 't',
+    [0x00] = 'u', [0x01] = 'u', [0x02] = 'u', [0x03] = 'u', [0x04] = 'u', [0x05] = 'u', [0x06] = 'u',
+    [0x07] = 'u', [0x0b] = 'u', [0x0e] = 'u', [0x0f] = 'u', [0x10] = 'u', [0x11] = 'u', [0x12] = 'u',
+    [0x13] = 'u', [0x14] = 'u', [0x15] = 'u', [0x16] = 'u', [0x17] = 'u', [0x18] = 'u', [0x19] = 'u',
+    [0x1a] = 'u', [0x1b] = 'u', [0x1c] = 'u', [0x1d] = 'u', [0x1e] = 'u', [0x1f] = 'u',
+};
+
+/* Whether the 8 bytes at p need no escape. */
+static inline int plain8(const uchar *p, const uchar *end)
+{
+    uint64_t w;
+    return end - p >= 8 && (memcpy(&w, p, 8), !escaped8(w));
+}
+
+static Py_ssize_t quoted_size(const uchar *p, const uchar *end)
+{
+    Py_ssize_t n = 2;
+    while (p < end) {
+        if (plain8(p, end)) {
+            n += 8;
+            p += 8;
+        } else {
+            n += !quoted[*p] ? 1 : quoted[*p] == 'u' ? 6 : 2;
+            p++;
+        }
+    }
+    return n;
+}
+
+static char *quote_into(char *out, const uchar *p, const uchar *end)
+{
+    *out++ = '"';
+    for (; p < end; p++) {
+        char q = quoted[*p];
+        if (plain8(p, end)) {
+            memcpy(out, p, 8);
+            out += 8;
+            p += 7;
+        } else if (!q) {
+            *out++ = (char)*p;
+        } else if (q != 'u') {
+            *out++ = '\\';
+            *out++ = q;
+        } else {
+            memcpy(out, "\\u00", 4);
+            out[4] = "0123456789abcdef"[*p >> 4];
+            out[5] = "0123456789abcdef"[*p & 15];
+            out += 6;
+        }
+    }
+    *out++ = '"';
+    return out;
+}
+
+/* The bytes objects of a tuple as (pointer, length). */
+static chunk *chunks_of(PyObject *tuple, const char *what)
+{
+    Py_ssize_t n = PyTuple_GET_SIZE(tuple);
+    chunk *c = PyMem_Malloc((size_t)(n ? n : 1) * sizeof(chunk));
+    if (!c)
+        return (chunk *)PyErr_NoMemory();
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *b = PyTuple_GET_ITEM(tuple, i);
+        if (!PyBytes_Check(b)) {
+            PyErr_Format(PyExc_TypeError, "%s must hold bytes", what);
+            PyMem_Free(c);
+            return NULL;
+        }
+        c[i] = (chunk){PyBytes_AS_STRING(b), PyBytes_GET_SIZE(b)};
+    }
+    return c;
+}
+
+/* Check every record's reference and span up front, so iterating cannot fail half-way. */
+static int check_records(Splice *sp)
+{
+    const int64_t *rec = sp->records.buf;
+    for (Py_ssize_t i = 0; i < sp->count; i++, rec += 3) {
+        int64_t ref = rec[0], start = rec[1], stop = rec[2];
+        if (ref >= 0 ? ref >= PyTuple_GET_SIZE(sp->pieces) || start < 0 || start > stop || stop > sp->data.len
+                     : -1 - ref >= PyTuple_GET_SIZE(sp->literals)) {
+            PyErr_Format(PyExc_ValueError, "record %zd is out of range", i);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static inline Py_ssize_t line_size(const Splice *sp, const int64_t *rec)
+{
+    const uchar *data = sp->data.buf;
+    if (rec[0] < 0)
+        return sp->literal_chunks[-1 - rec[0]].n;
+    return sp->prefix.len + sp->piece_chunks[rec[0]].n +
+           (sp->quote ? quoted_size(data + rec[1], data + rec[2]) : (Py_ssize_t)(rec[2] - rec[1]));
+}
+
+static void copy_lines(const Splice *sp, char *out, const int64_t *rec, Py_ssize_t n)
+{
+    const uchar *data = sp->data.buf;
+    for (Py_ssize_t i = 0; i < n; i++, rec += 3) {
+        const chunk *c;
+        if (rec[0] >= 0) {
+            if (sp->prefix.len) {
+                memcpy(out, sp->prefix.buf, (size_t)sp->prefix.len);
+                out += sp->prefix.len;
+            }
+            if (sp->quote) {
+                out = quote_into(out, data + rec[1], data + rec[2]);
+            } else {
+                memcpy(out, data + rec[1], (size_t)(rec[2] - rec[1]));
+                out += rec[2] - rec[1];
+            }
+            c = &sp->piece_chunks[rec[0]];
+        } else {
+            c = &sp->literal_chunks[-1 - rec[0]];
+        }
+        memcpy(out, c->p, (size_t)c->n);
+        out += c->n;
+    }
+}
+
+static PyObject *Splice_next(Splice *sp)
+{
+    const int64_t *first = (const int64_t *)sp->records.buf + 3 * sp->next;
+    Py_ssize_t n = 0, size = 0;
+    while (sp->next + n < sp->count && (n == 0 || size < sp->size)) {
+        Py_ssize_t add = line_size(sp, first + 3 * n);
+        if (add > PY_SSIZE_T_MAX - size)
+            break;
+        size += add;
+        n++;
+    }
+    if (n == 0)
+        return NULL;
+    PyObject *out = PyBytes_FromStringAndSize(NULL, size);
+    if (!out)
+        return NULL;
+    Py_BEGIN_ALLOW_THREADS
+    copy_lines(sp, PyBytes_AS_STRING(out), first, n);
+    Py_END_ALLOW_THREADS
+    sp->next += n;
+    return out;
+}
+
+static void Splice_dealloc(Splice *sp)
+{
+    PyBuffer_Release(&sp->data);
+    PyBuffer_Release(&sp->records);
+    PyBuffer_Release(&sp->prefix);
+    Py_XDECREF(sp->pieces);
+    Py_XDECREF(sp->literals);
+    PyMem_Free(sp->piece_chunks);
+    PyMem_Free(sp->literal_chunks);
+    Py_TYPE(sp)->tp_free((PyObject *)sp);
+}
+
+static PyTypeObject SpliceType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "skillsmith_assets._jsonl.Splice",
+    .tp_basicsize = sizeof(Splice),
+    .tp_dealloc = (destructor)Splice_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Output chunks of splice().",
+    .tp_iter = PyObject_SelfIter,
+    .tp_iternext = (iternextfunc)Splice_next,
+};
+
+static PyObject *splice(PyObject *self, PyObject *args, PyObject *kwargs)
+{
+    static char *keywords[] = {"data", "records", "pieces", "literals", "prefix", "quote", "size", NULL};
+    PyObject *pieces, *literals;
+    Py_ssize_t size = 1 << 22;
+    Splice *sp = PyObject_New(Splice, &SpliceType);
+    if (!sp)
+        return NULL;
+    sp->pieces = sp->literals = NULL;
+    sp->piece_chunks = sp->literal_chunks = NULL;
+    sp->data.obj = sp->records.obj = sp->prefix.obj = NULL;
+    sp->prefix.len = sp->quote = 0; /* no prefix unless given */
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "y*y*OO|$y*pn:splice", keywords, &sp->data, &sp->records, &pieces,
+                                     &literals, &sp->prefix, &sp->quote, &size))
+        goto fail;
+    sp->next = 0;
+    sp->count = sp->records.len / (3 * (Py_ssize_t)sizeof(int64_t));
+    sp->size = size;
+    if (sp->records.len % (3 * (Py_ssize_t)sizeof(int64_t))) {
+        PyErr_SetString(PyExc_ValueError, "records must be int64 triples");
+        goto fail;
+    }
+    if (!(sp->pieces = PySequence_Tuple(pieces)) || !(sp->literals = PySequence_Tuple(literals)) ||
+        !(sp->piece_chunks = chunks_of(sp->pieces, "pieces")) ||
+        !(sp->literal_chunks = chunks_of(sp->literals, "literals")) || check_records(sp) < 0)
+        goto fail;
+    return (PyObject *)sp;
+fail:
+    Py_DECREF(sp);
+    return NULL;
+}
+
+/* ---------------------------------------------------------------- module */
+
+PyDoc_STRVAR(scan_doc,
+"scan(data, text=False, threads=1) -> (messages, pair_message, pair_component, pair_count, records, slow)\n\n"
+"Split data into lines (\\n, \\r\\n or \\r) and reduce the plain events to distinct\n"
+"(message, component) pairs, on up to `threads` threads for a large input (the result\n"
+"is the same). With text=True every line is a message, plain when it is UTF-8.\n\n"
+"messages: the distinct error strings. Per pair: pair_message (index into messages),\n"
+"pair_component (str or None) and pair_count (lines). records: native int64 triples\n"
+"(ref, start, stop), one per output line in order; ref >= 0 is a pair, data[start:stop]\n"
+"the object without its closing brace and the whitespace before it (text=True: the\n"
+"line); ref < 0 is slow[-1 - ref]. slow: (line number, start, stop) of each line the\n"
+"json module must read. Blank lines have neither.");
+
+PyDoc_STRVAR(splice_doc,
+"splice(data, records, pieces, literals, *, prefix=b'', quote=False, size=4 MiB) -> iterator of bytes\n\n"
+"The output of the records, in chunks of whole lines of about size bytes: for each\n"
+"record (ref, start, stop), prefix + data[start:stop] + pieces[ref] when ref >= 0,\n"
+"else literals[-1 - ref]. pieces and literals hold bytes. quote=True writes the span\n"
+"as json.dumps(span.decode(), ensure_ascii=False) does (the span must be UTF-8).");
+
+static PyMethodDef methods[] = {
+    {"scan", (PyCFunction)(void (*)(void))scan, METH_VARARGS | METH_KEYWORDS, scan_doc},
+    {"splice", (PyCFunction)(void (*)(void))splice, METH_VARARGS | METH_KEYWORDS, splice_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_jsonl", "JSON-lines scanning and output splicing for `skillsmith group`.", -1,
+    methods,
+};
+
+PyMODINIT_FUNC PyInit__jsonl(void)
+{
+    if (PyType_Ready(&SpliceType) < 0)
+        return NULL;
+    return PyModule_Create(&module);
+}
