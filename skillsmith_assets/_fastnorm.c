@@ -680,31 +680,105 @@ static int Engine_init(Engine *self, PyObject *args, PyObject *Py_UNUSED(kwds)) 
 typedef struct {
     Py_ssize_t start, len;           /* the normalized text in the output arena */
     Py_ssize_t kind_start, kind_len; /* kind_start < 0: the default kind */
+    uint64_t hash;
 } Result;
 
-static PyObject *Engine_normalize(Engine *self, PyObject *messages) {
+/* The distinct results of a batch: many messages normalize to the same text. */
+typedef struct {
+    Result *results;
+    Py_ssize_t nresults, capresults;
+    int32_t *slots; /* open addressing: result index + 1, 0 = empty */
+    Py_ssize_t nslots;
+    ch *arena;
+    Py_ssize_t arena_len, arena_cap;
+    int32_t *index; /* per message: its result */
+} Batch;
+
+static uint64_t hash_text(const ch *t, Py_ssize_t n) {
+    uint64_t h = 1469598103934665603ULL;
+    for (Py_ssize_t i = 0; i < n; i++) h = (h ^ t[i]) * 1099511628211ULL;
+    return h;
+}
+
+static int rehash(Batch *b) {
+    Py_ssize_t nslots = b->nslots ? b->nslots * 2 : 1024;
+    int32_t *slots = calloc((size_t)nslots, sizeof(int32_t));
+    if (!slots) return 0;
+    for (Py_ssize_t r = 0; r < b->nresults; r++) {
+        Py_ssize_t at = (Py_ssize_t)(b->results[r].hash & (uint64_t)(nslots - 1));
+        while (slots[at]) at = (at + 1) & (nslots - 1);
+        slots[at] = (int32_t)(r + 1);
+    }
+    free(b->slots);
+    b->slots = slots;
+    b->nslots = nslots;
+    return 1;
+}
+
+/* The index of the result for text t (normalized), adding it when new; -1: out of memory. */
+static Py_ssize_t intern_result(const Engine *e, Batch *b, Work *w, const ch *t, Py_ssize_t n) {
+    uint64_t h = hash_text(t, n);
+    if ((b->nresults + 1) * 2 > b->nslots && !rehash(b)) return -1;
+    Py_ssize_t at = (Py_ssize_t)(h & (uint64_t)(b->nslots - 1));
+    while (b->slots[at]) {
+        const Result *r = &b->results[b->slots[at] - 1];
+        if (r->hash == h && r->len == n && memcmp(b->arena + r->start, t, (size_t)n * sizeof(ch)) == 0)
+            return b->slots[at] - 1;
+        at = (at + 1) & (b->nslots - 1);
+    }
+    if (!grow((void **)&b->results, &b->capresults, b->nresults + 1, sizeof(Result)) ||
+        !grow((void **)&b->arena, &b->arena_cap, b->arena_len + n + 1, sizeof(ch)) || !ensure_bytes(w, n))
+        return -1;
+    Result *r = &b->results[b->nresults];
+    Py_ssize_t kstart, kend;
+    r->kind_start = -1;
+    r->kind_len = 0;
+    if (search(e, &e->kind, t, n, 0, w, &kstart, &kend) && w->slots[2] >= 0 && w->slots[3] >= 0) {
+        r->kind_start = w->slots[2];
+        r->kind_len = w->slots[3] - w->slots[2];
+    }
+    memcpy(b->arena + b->arena_len, t, (size_t)n * sizeof(ch));
+    r->start = b->arena_len;
+    r->len = n;
+    r->hash = h;
+    b->arena_len += n;
+    b->slots[at] = (int32_t)(b->nresults + 1);
+    return b->nresults++;
+}
+
+static void free_batch(Batch *b) {
+    free(b->results);
+    free(b->slots);
+    free(b->arena);
+    free(b->index);
+}
+
+/* Normalize every message of a list into b (the GIL is released while the rules run). */
+static int normalize_batch(Engine *self, PyObject *messages, Batch *b) {
     if (!PyList_Check(messages)) {
-        PyErr_SetString(PyExc_TypeError, "normalize() takes a list of str");
-        return NULL;
+        PyErr_SetString(PyExc_TypeError, "expected a list of str");
+        return 0;
     }
     Py_ssize_t count = PyList_GET_SIZE(messages), total = 0;
+    if (count > INT32_MAX) {
+        PyErr_SetString(PyExc_OverflowError, "too many messages in one call");
+        return 0;
+    }
     for (Py_ssize_t i = 0; i < count; i++) {
         PyObject *m = PyList_GET_ITEM(messages, i);
         if (!PyUnicode_Check(m)) {
             PyErr_Format(PyExc_TypeError, "message %zd is not a str", i);
-            return NULL;
+            return 0;
         }
         total += PyUnicode_GET_LENGTH(m);
     }
     ch *input = malloc((size_t)(total + 1) * sizeof(ch));
     Py_ssize_t *offsets = malloc((size_t)(count + 1) * sizeof(Py_ssize_t));
-    Result *results = malloc((size_t)(count + 1) * sizeof(Result));
-    ch *arena = NULL;
-    Py_ssize_t arena_cap = 0, arena_len = 0;
+    b->index = malloc((size_t)(count + 1) * sizeof(int32_t));
     Work w;
     memset(&w, 0, sizeof(w));
-    PyObject *out = NULL;
-    if (!input || !offsets || !results) {
+    int ok = 0;
+    if (!input || !offsets || !b->index) {
         PyErr_NoMemory();
         goto done;
     }
@@ -724,57 +798,16 @@ static PyObject *Engine_normalize(Engine *self, PyObject *messages) {
         }
         memcpy(w.text, input + offsets[i], (size_t)len * sizeof(ch));
         normalize_text(self, &w, &len);
-        if (w.failed) break;
-        Py_ssize_t kstart, kend;
-        Result *r = &results[i];
-        r->kind_start = -1;
-        r->kind_len = 0;
-        if (!ensure_bytes(&w, len)) {
-            w.failed = 1;
-            break;
-        }
-        if (search(self, &self->kind, w.text, len, 0, &w, &kstart, &kend) && w.slots[2] >= 0 && w.slots[3] >= 0) {
-            r->kind_start = w.slots[2];
-            r->kind_len = w.slots[3] - w.slots[2];
-        }
-        if (!grow((void **)&arena, &arena_cap, arena_len + len + 1, sizeof(ch))) {
-            w.failed = 1;
-            break;
-        }
-        memcpy(arena + arena_len, w.text, (size_t)len * sizeof(ch));
-        r->start = arena_len;
-        r->len = len;
-        arena_len += len;
+        Py_ssize_t result = w.failed ? -1 : intern_result(self, b, &w, w.text, len);
+        if (result < 0) w.failed = 1;
+        else b->index[i] = (int32_t)result;
     }
     Py_END_ALLOW_THREADS
-    if (w.failed) {
-        PyErr_NoMemory();
-        goto done;
-    }
-    out = PyList_New(count);
-    if (!out) goto done;
-    for (Py_ssize_t i = 0; i < count; i++) {
-        Result *r = &results[i];
-        PyObject *norm = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, arena + r->start, r->len);
-        PyObject *kind = r->kind_start < 0
-                             ? PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, self->kind_default.text,
-                                                         self->kind_default.len)
-                             : PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, arena + r->start + r->kind_start,
-                                                         r->kind_len);
-        PyObject *pair = (norm && kind) ? PyTuple_Pack(2, norm, kind) : NULL;
-        Py_XDECREF(norm);
-        Py_XDECREF(kind);
-        if (!pair) {
-            Py_CLEAR(out);
-            goto done;
-        }
-        PyList_SET_ITEM(out, i, pair);
-    }
+    if (w.failed) PyErr_NoMemory();
+    else ok = 1;
 done:
     free(input);
     free(offsets);
-    free(results);
-    free(arena);
     free(w.frames);
     free(w.trail);
     free(w.text);
@@ -783,12 +816,72 @@ done:
     free(w.otherbytes);
     free(w.numeric);
     free(w.lower);
+    return ok;
+}
+
+/* [(norm_error, kind), ...] for the distinct results. */
+static PyObject *result_table(Engine *self, const Batch *b) {
+    PyObject *table = PyList_New(b->nresults);
+    if (!table) return NULL;
+    for (Py_ssize_t i = 0; i < b->nresults; i++) {
+        const Result *r = &b->results[i];
+        PyObject *norm = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, b->arena + r->start, r->len);
+        PyObject *kind = r->kind_start < 0
+                             ? PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, self->kind_default.text,
+                                                         self->kind_default.len)
+                             : PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, b->arena + r->start + r->kind_start,
+                                                         r->kind_len);
+        PyObject *pair = (norm && kind) ? PyTuple_Pack(2, norm, kind) : NULL;
+        Py_XDECREF(norm);
+        Py_XDECREF(kind);
+        if (!pair) {
+            Py_DECREF(table);
+            return NULL;
+        }
+        PyList_SET_ITEM(table, i, pair);
+    }
+    return table;
+}
+
+static PyObject *Engine_normalize(Engine *self, PyObject *messages) {
+    Batch b;
+    memset(&b, 0, sizeof(b));
+    PyObject *table = NULL, *out = NULL;
+    if (!normalize_batch(self, messages, &b) || !(table = result_table(self, &b))) goto done;
+    Py_ssize_t count = PyList_GET_SIZE(messages);
+    if (!(out = PyList_New(count))) goto done;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *pair = PyList_GET_ITEM(table, b.index[i]);
+        Py_INCREF(pair);
+        PyList_SET_ITEM(out, i, pair);
+    }
+done:
+    Py_XDECREF(table);
+    free_batch(&b);
+    return out;
+}
+
+static PyObject *Engine_normalize_indexed(Engine *self, PyObject *messages) {
+    Batch b;
+    memset(&b, 0, sizeof(b));
+    PyObject *table = NULL, *out = NULL;
+    if (normalize_batch(self, messages, &b) && (table = result_table(self, &b))) {
+        PyObject *index = PyBytes_FromStringAndSize((const char *)b.index,
+                                                    (Py_ssize_t)sizeof(int32_t) * PyList_GET_SIZE(messages));
+        if (index) out = PyTuple_Pack(2, index, table);
+        Py_XDECREF(index);
+    }
+    Py_XDECREF(table);
+    free_batch(&b);
     return out;
 }
 
 static PyMethodDef Engine_methods[] = {
     {"normalize", (PyCFunction)Engine_normalize, METH_O,
      "normalize(messages: list[str]) -> list[tuple[str, str]]: (norm_error, kind) per message."},
+    {"normalize_indexed", (PyCFunction)Engine_normalize_indexed, METH_O,
+     "normalize_indexed(messages: list[str]) -> (bytes, list[tuple[str, str]]): the distinct (norm_error, kind) "
+     "results, and per message the index of its result as native int32s."},
     {NULL, NULL, 0, NULL},
 };
 

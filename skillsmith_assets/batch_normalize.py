@@ -57,6 +57,19 @@ def normalize_messages(messages: Sequence[str], workers: int | None = None) -> l
     return [results[at] for at in positions]
 
 
+def normalize_indexed(messages: Sequence[str], workers: int | None = None) -> tuple[list[int], list[tuple[str, str]]]:
+    """(per message the index of its result, the distinct (norm_error, kind) results): what
+    callers that group messages by their normalized form need, without hashing each one."""
+    from . import native_normalize
+
+    workers = default_workers() if workers is None else workers
+    if native_normalize.engine() is not None:
+        return native_normalize.normalize_indexed(messages, workers)
+    seen: dict[tuple[str, str], int] = {}
+    index = [seen.setdefault(result, len(seen)) for result in normalize_distinct(messages, workers)]
+    return index, list(seen)
+
+
 def normalize_distinct(messages: Sequence[str], workers: int | None = None) -> list[tuple[str, str]]:
     """(norm_error, kind) for each message of a list the caller has already de-duplicated."""
     from . import native_normalize

@@ -329,6 +329,29 @@ def engine():
     return _fastnorm.Engine(*compile_table())
 
 
+def normalize_indexed(messages: Sequence[str], workers: int) -> tuple[list[int], list[tuple[str, str]]]:
+    """normalize_distinct's answer as (per message the index of its result, the distinct results):
+    a million messages come to a few thousand results, which callers can group by index."""
+    native = engine()
+    messages = list(messages)
+    chunks = [messages[i:i + CHUNK] for i in range(0, len(messages), CHUNK)]
+    with ThreadPoolExecutor(max(1, workers)) as pool:
+        parts = pool.map(native.normalize_indexed, chunks) if workers > 1 else map(native.normalize_indexed, chunks)
+        index: list[int] = []
+        table: list[tuple[str, str]] = []
+        seen: dict[tuple[str, str], int] = {}
+        for local_index, local_table in parts:
+            remap = []
+            for result in local_table:
+                at = seen.get(result)
+                if at is None:
+                    at = seen[result] = len(table)
+                    table.append(result)
+                remap.append(at)
+            index.extend(map(remap.__getitem__, memoryview(local_index).cast("i")))
+    return index, table
+
+
 def normalize_distinct(messages: Sequence[str], workers: int) -> list[tuple[str, str]]:
     """(norm_error, kind) per message with the compiled engine, chunks spread over ``workers`` threads."""
     native = engine()

@@ -89,3 +89,16 @@ def test_pure_python_switch_turns_the_engine_off():
     env = {"SKILLSMITH_PURE_PYTHON": "1", "PATH": "/usr/bin:/bin"}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True, cwd=ROOT)
     assert out.stdout.strip() == "True"
+
+
+@pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "pure-python"])
+def test_indexed_results_expand_to_the_per_message_results(engine, monkeypatch, compiled):
+    from skillsmith_assets.batch_normalize import normalize_indexed
+
+    if not compiled:
+        monkeypatch.setattr(native_normalize, "engine", lambda: None)
+    monkeypatch.setattr(native_normalize, "CHUNK", 5)
+    messages = [f"KeyError: {i} in step {'ab'[i % 2]}" for i in range(40)] + ["x", "", "ValueError: 7"]
+    index, table = normalize_indexed(messages, workers=2)
+    assert [table[i] for i in index] == python_engine(messages)
+    assert len(table) == len(set(table)) == 5  # two steps, "x", "" and the ValueError

@@ -115,15 +115,15 @@ def _group_scanned(scanner, stdin_bytes, stdout_bytes, text_mode: bool, workers:
     """Same output as _group_lines: plain lines are validated, de-duplicated and spliced into
     the output in C; Python sees each distinct (error, component) pair once, and reads the
     other (slow) lines with the json module. Returns the number of rejected lines."""
-    from ..batch_normalize import default_workers, normalize_distinct
+    from ..batch_normalize import default_workers, normalize_indexed
     from .jsonl_io import read_all
 
     data = read_all(stdin_bytes)
     messages, pair_message, pair_component, pair_count, records, slow = scanner.scan(
         data, text_mode, threads=workers or default_workers())
     literals, events, rejected = _read_slow(data, slow, messages, text_mode)
-    results = normalize_distinct(messages, workers)
-    keys, weights, sigs = _signatures(results, chain(
+    result_of, results = normalize_indexed(messages, workers)
+    keys, weights, sigs = _signatures(result_of, results, chain(
         zip(pair_message, pair_component, pair_count), ((m, c, 1) for _, m, c, _ in events)))
     pair_sigs, event_sigs = sigs[:len(pair_message)], sigs[len(pair_message):]
     fields = _signature_fields(keys, weights)
@@ -174,26 +174,26 @@ def _read_slow(data: bytes, slow: list[tuple[int, int, int]], messages: list[str
     return literals, events, rejected
 
 
-def _signatures(results: list[tuple[str, str]], pairs):
+def _signatures(result_of: list[int], results: list[tuple[str, str]], pairs):
     """Number the distinct (kind, component, norm_error) signatures, what fingerprints and
-    patterns depend on. results: (norm_error, kind) per message; pairs: (message index,
-    component, line count).
+    patterns depend on. result_of: per message the index of its (norm_error, kind) in
+    results; pairs: (message index, component, line count).
 
     Returns (signatures in number order, their line counts, each pair's signature number).
     """
-    numbers: dict[tuple[str, str, str], int] = {}
+    numbers: dict[tuple[int, str], int] = {}
     weights: list[int] = []
     sig_of: list[int] = []
     for message, component, count in pairs:
-        norm, kind = results[message]
-        key = (kind, component or "", norm)  # no component and "" are the same, as in the fingerprint
+        key = (result_of[message], component or "")  # no component and "" are the same, as in the fingerprint
         number = numbers.get(key)
         if number is None:
             number = numbers[key] = len(weights)
             weights.append(0)
         weights[number] += count
         sig_of.append(number)
-    return list(numbers), weights, sig_of
+    keys = [(results[result][1], component, results[result][0]) for result, component in numbers]
+    return keys, weights, sig_of
 
 
 def _signature_fields(keys: list[tuple[str, str, str]], weights: list[int]) -> list[tuple[str, str, str, str]]:
