@@ -1,9 +1,12 @@
-"""Normalize + fingerprint: four engines on the same generated events, events per second each.
+"""Normalize + fingerprint: five engines on the same generated events, events per second each.
 
 - **per-event**: ``normalize.normalize_event``, one call per event (what ``ingest_error``
   and ``skillsmith normalize`` do);
 - **batch**: the batch normalizer (``skillsmith_assets.batch_normalize``), byte-identical
-  to the per-event path, spread over the machine's cores;
+  to the per-event path, spread over the machine's cores: the compiled engine
+  (``native_normalize``) on threads;
+- **batch, pure Python**: the same without the compiled engine (``SKILLSMITH_PURE_PYTHON``):
+  Python's ``re`` in worker processes, what an install without a C compiler gets;
 - **SQL**: the generated functions inside Postgres (``normalize_error_message``,
   ``error_kind``, ``error_fingerprint_normalized``), as ``normalized_errors`` runs them,
   in one ``CREATE TABLE AS`` so the server may use parallel workers;
@@ -24,6 +27,7 @@ import hashlib
 import importlib
 import io
 import logging
+import os
 import sys
 import time
 from datetime import datetime, timezone
@@ -90,6 +94,14 @@ def batch_child(count: int, seed: int, now_iso: str) -> dict:
             "entry_point": f"batch_normalize.{fn.__name__}"}
 
 
+def batch_python_child(count: int, seed: int, now_iso: str) -> dict:
+    os.environ["SKILLSMITH_PURE_PYTHON"] = "1"
+    from skillsmith_assets import native_normalize
+
+    native_normalize.engine.cache_clear()
+    return batch_child(count, seed, now_iso)
+
+
 def drain3_child(count: int, seed: int, now_iso: str) -> dict:
     from drain3 import TemplateMiner
 
@@ -141,7 +153,7 @@ def sql_path(server: common.BenchServer, count: int, seed: int, now_iso: str) ->
 
 
 def run(server: common.BenchServer, events: int = 1_000_000, slow_events: int | None = None, seed: int = 11,
-        paths: tuple[str, ...] = ("per-event", "batch", "sql", "drain3")) -> dict:
+        paths: tuple[str, ...] = ("per-event", "batch", "batch-python", "sql", "drain3")) -> dict:
     """Every engine's events/s and its ratio to Drain3; ``slow_events`` caps the per-event and SQL paths.
 
     The SQL engine manages hundreds of events a second; on the first ``slow_events``
@@ -165,6 +177,10 @@ def run(server: common.BenchServer, events: int = 1_000_000, slow_events: int | 
             if slow < events:  # the digest the slow paths must match: the batch path over their events
                 check, _, _ = common.in_child(batch_child, slow, seed, now_iso)
                 rows["batch"]["digest_at_slow"] = check["digest"]
+    if "batch-python" in paths and batch_function() is not None:
+        common.log(f"normalize: batch path without the compiled engine on {events:,} events")
+        result, _, rss = common.in_child(batch_python_child, events, seed, now_iso)
+        rows["batch-python"] = {**result, "peak_rss_mb": rss}
     if "per-event" in paths:
         common.log(f"normalize: per-event path on {slow:,} events")
         result, _, rss = common.in_child(per_event_child, slow, seed, now_iso)
@@ -189,7 +205,7 @@ def consistency(rows: dict[str, dict]) -> dict:
         reference[rows["batch"]["events"]] = rows["batch"]["digest"]
         if rows["batch"].get("digest_at_slow"):
             reference.setdefault(-1, rows["batch"]["digest_at_slow"])
-    for name in ("per-event", "sql"):
+    for name in ("batch-python", "per-event", "sql"):
         row = rows.get(name)
         if not row or not row.get("digest"):
             continue
@@ -201,12 +217,13 @@ def consistency(rows: dict[str, dict]) -> dict:
 
 
 LABELS = {"per-event": "per-event (`normalize_event`)", "batch": "batch (`batch_normalize`)",
+          "batch-python": "batch, pure Python (`SKILLSMITH_PURE_PYTHON=1`)",
           "sql": "SQL functions in Postgres", "drain3": "Drain3 default `TemplateMiner`"}
 
 
 def table(result: dict) -> str:
     rows = []
-    for name in ("batch", "per-event", "sql", "drain3"):
+    for name in ("batch", "batch-python", "per-event", "sql", "drain3"):
         row = result["paths"].get(name)
         if row is None:
             continue

@@ -105,17 +105,24 @@ def _parallel(distinct: list[str], workers: int) -> list[tuple[str, str]]:
 
 def normalize_batch(messages: Sequence[str], components: Sequence[str | None] | None = None,
                     workers: int | None = None) -> list[Normalized]:
-    """``normalize_event(message, component)`` for each pair, in input order."""
+    """``normalize_event(message, component)`` for each pair, in input order.
+
+    Events with the same result share one (immutable) Normalized: a million events
+    come to a few thousand, and each is built and fingerprinted once.
+    """
     if components is None:
         components = [None] * len(messages)
     if len(components) != len(messages):
         raise ValueError("components must have one entry per message")
-    fingerprints: dict[tuple[str, str | None, str], str] = {}
+    distinct = {message: at for at, message in enumerate(dict.fromkeys(messages))}
+    result_of, results = normalize_indexed(list(distinct), workers)
+    shared: dict[tuple[int, str | None], Normalized] = {}
     out = []
-    for (norm, kind), component in zip(normalize_messages(messages, workers), components):
-        key = (kind, component, norm)
-        fp = fingerprints.get(key)
-        if fp is None:
-            fp = fingerprints[key] = fingerprint_normalized(kind, component, norm)
-        out.append(Normalized(norm, kind, fp))
+    for message, component in zip(messages, components):
+        key = (result_of[distinct[message]], component)
+        normalized = shared.get(key)
+        if normalized is None:
+            norm, kind = results[key[0]]
+            normalized = shared[key] = Normalized(norm, kind, fingerprint_normalized(kind, component, norm))
+        out.append(normalized)
     return out
