@@ -19,7 +19,10 @@ from conftest import ROOT, run_cli
 from skillsmith_assets.cli import jsonl_io
 from skillsmith_assets.cli.group_cmd import group
 
-_jsonl = pytest.importorskip("skillsmith_assets._jsonl", reason="the compiled scanner was not built")
+try:
+    from skillsmith_assets import _jsonl
+except ImportError:
+    pytest.fail("the compiled scanner is not built: run `make install` (it needs a C compiler)", pytrace=False)
 
 NASTY = [
     b'{"error": "KeyError: \'partner_id\'", "component": "sale"}',

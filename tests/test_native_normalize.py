@@ -84,11 +84,12 @@ def test_unsupported_patterns_are_refused(pattern):
         compile_pattern(pattern, native_normalize._Classes())
 
 
-def test_pure_python_switch_turns_the_engine_off():
-    code = "from skillsmith_assets import native_normalize; print(native_normalize.engine() is None)"
+def test_pure_python_switch_turns_both_compiled_parts_off():
+    code = ("from skillsmith_assets import native_normalize; from skillsmith_assets.cli import jsonl_io;"
+            "print(native_normalize.engine() is None, jsonl_io.load_scanner() is None)")
     env = {"SKILLSMITH_PURE_PYTHON": "1", "PATH": "/usr/bin:/bin"}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True, cwd=ROOT)
-    assert out.stdout.strip() == "True"
+    assert out.stdout.strip() == "True True"
 
 
 @pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "pure-python"])

@@ -54,7 +54,10 @@ def report_rejection(number: int, reason: str) -> dict:
 
 
 def load_scanner():
-    """The compiled JSON-lines scanner, or None when the package was installed without a compiler."""
+    """The compiled JSON-lines scanner, or None when the package was installed without a
+    compiler or SKILLSMITH_PURE_PYTHON is set."""
+    if os.environ.get("SKILLSMITH_PURE_PYTHON"):
+        return None
     try:
         from .. import _jsonl
     except ImportError:
