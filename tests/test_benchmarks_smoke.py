@@ -55,12 +55,12 @@ def test_fast_events_are_deterministic_and_realistic():
 
 def test_every_normalizer_runs_and_fingerprints_agree(results):
     paths = results["normalize"]["paths"]
-    assert set(paths) == {"per-event", "batch", "sql", "drain3"}
+    assert set(paths) == {"per-event", "batch", "batch-python", "sql", "drain3"}
     for name, row in paths.items():
         assert "missing" not in row, row
         assert row["eps"] > 0 and row["vs_drain3"] > 0, name
     assert paths["batch"]["events"] == EVENTS and paths["per-event"]["events"] == SLOW_EVENTS
-    assert results["normalize"]["consistent"] == {"per-event": True, "sql": True}
+    assert results["normalize"]["consistent"] == {"batch-python": True, "per-event": True, "sql": True}
     assert paths["drain3"]["groups"] > 0
 
 
