@@ -73,6 +73,8 @@ def parse_ts(value) -> datetime | None:
 def lone_surrogate(text: str) -> bool:
     """JSON can escape half of a UTF-16 pair ("\\ud800"): such text is not Unicode, and
     cannot be hashed, written as UTF-8 or stored in Postgres."""
+    if text.isascii():  # the common case, answered without encoding
+        return False
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
