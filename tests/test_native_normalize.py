@@ -60,6 +60,9 @@ def test_edges(engine):
         "word " * 1000 + "7",  # truncated to 2000 characters
         "password " * 3000 + "= hunter2",  # bounded key search
         "Traceback (most recent call last):\n" + '  File "/a.py", line 1, in f\n' * 300 + "ValueError: 3",
+        # long runs of what the masks look for: as quick and as equal as the short ones
+        "a_" * 16000 + "passwordX", "a." * 16000 + "token", "ab " * 10000 + "token", "1-" * 16000, "0." * 16000,
+        "1" * 32000, "1 " * 16000, "x=1 " * 8000, "eyJ" * 10000, ":" * 32000, "<int> " * 6000,
     ]
     assert engine.normalize(messages) == python_engine(messages)
 
