@@ -89,7 +89,7 @@ def json_problem(exc: Exception) -> str:
     return f"not JSON: {getattr(exc, 'msg', None) or str(exc).split(';')[0]}"
 
 
-def parse_event(obj) -> Event:
+def parse_event(obj, check_unicode: bool = True) -> Event:
     """Validate one decoded JSON value; NUL bytes are replaced visibly (Postgres text cannot hold them)."""
     if not isinstance(obj, dict):
         raise RejectedEvent(f"expected a JSON object, got {type(obj).__name__}")
@@ -111,9 +111,11 @@ def parse_event(obj) -> Event:
     source_id = obj.get("event_id", obj.get("id"))
     if source_id is not None and not isinstance(source_id, (str, int)) or isinstance(source_id, bool):
         raise RejectedEvent("'id' must be a string or an integer")
-    for name, value in (("error", error), ("component", component), ("id", source_id), *(("tags", t) for t in tags or ())):
-        if isinstance(value, str) and lone_surrogate(value):
-            raise RejectedEvent(f"'{name}' holds a lone surrogate escape: not valid Unicode")
+    if check_unicode:
+        fields = (("error", error), ("component", component), ("id", source_id), *(("tags", t) for t in tags or ()))
+        for name, value in fields:
+            if isinstance(value, str) and lone_surrogate(value):
+                raise RejectedEvent(f"'{name}' holds a lone surrogate escape: not valid Unicode")
     return Event(
         error=strip_nul(error),
         component=strip_nul(component) if component is not None else None,
@@ -134,4 +136,5 @@ def parse_line(line: bytes | str) -> Event:
         obj = json.loads(line)
     except (ValueError, RecursionError) as exc:
         raise RejectedEvent(json_problem(exc)) from None
-    return parse_event(obj)
+    # Valid UTF-8 holds no surrogates: only a "\\u" escape can make one.
+    return parse_event(obj, check_unicode="\\u" in line)
