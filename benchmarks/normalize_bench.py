@@ -35,7 +35,7 @@ from datetime import datetime, timezone
 from . import common
 
 # The first of these the batch module defines is the batch path's entry point.
-BATCH_ENTRY_POINTS = ("normalize_batch", "normalize_many", "normalize_events", "batch_normalize", "normalize_messages")
+BATCH_ENTRY_POINTS = ("normalize_batch", "normalize_many", "normalize_events", "batch_normalize")
 
 
 def digest(fingerprints) -> str:

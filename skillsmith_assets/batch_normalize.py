@@ -42,45 +42,22 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def normalize_messages(messages: Sequence[str], workers: int | None = None) -> list[tuple[str, str]]:
-    """(norm_error, kind) for each message, in input order."""
-    index: dict[str, int] = {}
-    distinct: list[str] = []
-    positions = []
-    for message in messages:
-        at = index.get(message)
-        if at is None:
-            at = index[message] = len(distinct)
-            distinct.append(message)
-        positions.append(at)
-    results = normalize_distinct(distinct, workers)
-    return [results[at] for at in positions]
-
-
 def normalize_indexed(messages: Sequence[str], workers: int | None = None) -> tuple[list[int], list[tuple[str, str]]]:
-    """(per message the index of its result, the distinct (norm_error, kind) results): what
-    callers that group messages by their normalized form need, without hashing each one."""
+    """For messages the caller has de-duplicated: (per message the index of its result, the
+    distinct (norm_error, kind) results), what callers that group by result need."""
     from . import native_normalize
 
     workers = default_workers() if workers is None else workers
     if native_normalize.engine() is not None:
         return native_normalize.normalize_indexed(messages, workers)
-    seen: dict[tuple[str, str], int] = {}
-    index = [seen.setdefault(result, len(seen)) for result in normalize_distinct(messages, workers)]
-    return index, list(seen)
-
-
-def normalize_distinct(messages: Sequence[str], workers: int | None = None) -> list[tuple[str, str]]:
-    """(norm_error, kind) for each message of a list the caller has already de-duplicated."""
-    from . import native_normalize
-
     messages = list(messages)
-    workers = default_workers() if workers is None else workers
-    if native_normalize.engine() is not None:
-        return native_normalize.normalize_distinct(messages, workers)
     if workers > 1 and len(messages) >= PARALLEL_MIN:
-        return _parallel(messages, workers)
-    return _normalize_chunk(messages)
+        results = _parallel(messages, workers)
+    else:
+        results = _normalize_chunk(messages)
+    seen: dict[tuple[str, str], int] = {}
+    index = [seen.setdefault(result, len(seen)) for result in results]
+    return index, list(seen)
 
 
 def _parallel(distinct: list[str], workers: int) -> list[tuple[str, str]]:

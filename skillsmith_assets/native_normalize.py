@@ -330,8 +330,8 @@ def engine():
 
 
 def normalize_indexed(messages: Sequence[str], workers: int) -> tuple[list[int], list[tuple[str, str]]]:
-    """normalize_distinct's answer as (per message the index of its result, the distinct results):
-    a million messages come to a few thousand results, which callers can group by index."""
+    """(per message the index of its (norm_error, kind) result, the distinct results), chunks
+    spread over ``workers`` threads: a million messages come to a few thousand results."""
     native = engine()
     messages = list(messages)
     chunks = [messages[i:i + CHUNK] for i in range(0, len(messages), CHUNK)]
@@ -350,14 +350,3 @@ def normalize_indexed(messages: Sequence[str], workers: int) -> tuple[list[int],
                 remap.append(at)
             index.extend(map(remap.__getitem__, memoryview(local_index).cast("i")))
     return index, table
-
-
-def normalize_distinct(messages: Sequence[str], workers: int) -> list[tuple[str, str]]:
-    """(norm_error, kind) per message with the compiled engine, chunks spread over ``workers`` threads."""
-    native = engine()
-    messages = list(messages)
-    if workers <= 1 or len(messages) <= CHUNK:
-        return native.normalize(messages)
-    chunks = [messages[i:i + CHUNK] for i in range(0, len(messages), CHUNK)]
-    with ThreadPoolExecutor(workers) as pool:
-        return [result for part in pool.map(native.normalize, chunks) for result in part]

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from skillsmith_assets import batch_normalize, native_normalize
-from skillsmith_assets.batch_normalize import normalize_batch, normalize_messages
+from skillsmith_assets.batch_normalize import normalize_batch
 from skillsmith_assets.normalize import normalize_event
 from skillsmith_assets.sample_data import generate_events
 from test_normalize_masks import FRAGMENTS, MASKED, SECRETS
@@ -32,7 +32,6 @@ def test_worker_processes_give_the_same_results(monkeypatch):
     components = [e["component"] for e in events] * 2
     expected = [normalize_event(m, c) for m, c in zip(messages, components)]
     assert normalize_batch(messages, components, workers=2) == expected
-    assert normalize_messages(messages, workers=2) == [(n.norm_error, n.kind) for n in expected]
 
 
 def test_nul_and_empty_messages():

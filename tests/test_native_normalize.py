@@ -70,7 +70,8 @@ def test_edges(engine):
 def test_threads_return_results_in_input_order(engine, monkeypatch):
     monkeypatch.setattr(native_normalize, "CHUNK", 7)
     messages = [f"KeyError: {i} for user{i % 5}@example.com at 10.0.{i % 3}.1" for i in range(200)]
-    assert native_normalize.normalize_distinct(messages, workers=3) == python_engine(messages)
+    index, table = native_normalize.normalize_indexed(messages, workers=3)
+    assert [table[i] for i in index] == python_engine(messages)
 
 
 @pytest.mark.parametrize("pattern", [
