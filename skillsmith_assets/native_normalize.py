@@ -14,6 +14,7 @@ then not used. Equality with ``normalize.py`` is tested on generated inputs.
 from __future__ import annotations
 
 import os
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from typing import Sequence
@@ -326,7 +327,11 @@ def engine():
         from . import _fastnorm
     except ImportError:
         return None
-    return _fastnorm.Engine(*compile_table())
+    try:
+        return _fastnorm.Engine(*compile_table())
+    except UnsupportedPattern as exc:  # a rule outside the dialect: the Python engine still runs it
+        warnings.warn(f"compiled normalizer not used: {exc}", RuntimeWarning, stacklevel=2)
+        return None
 
 
 def normalize_indexed(messages: Sequence[str], workers: int) -> tuple[list[int], list[tuple[str, str]]]:

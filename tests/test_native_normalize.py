@@ -107,3 +107,14 @@ def test_indexed_results_expand_to_the_per_message_results(engine, monkeypatch, 
     index, table = normalize_indexed(messages, workers=2)
     assert [table[i] for i in index] == python_engine(messages)
     assert len(table) == len(set(table)) == 5  # two steps, "x", "" and the ValueError
+
+
+def test_a_rule_the_engine_cannot_run_leaves_normalization_to_python(monkeypatch):
+    steps = normalize_rules.STEPS + (normalize_rules.Mask("dot", "a.b", "", "axb", "", guard="a"),)
+    monkeypatch.setattr(normalize_rules, "STEPS", steps)
+    native_normalize.engine.cache_clear()
+    try:
+        with pytest.warns(RuntimeWarning, match="compiled normalizer not used"):
+            assert native_normalize.engine() is None
+    finally:
+        native_normalize.engine.cache_clear()
