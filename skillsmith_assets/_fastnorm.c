@@ -843,24 +843,6 @@ static PyObject *result_table(Engine *self, const Batch *b) {
     return table;
 }
 
-static PyObject *Engine_normalize(Engine *self, PyObject *messages) {
-    Batch b;
-    memset(&b, 0, sizeof(b));
-    PyObject *table = NULL, *out = NULL;
-    if (!normalize_batch(self, messages, &b) || !(table = result_table(self, &b))) goto done;
-    Py_ssize_t count = PyList_GET_SIZE(messages);
-    if (!(out = PyList_New(count))) goto done;
-    for (Py_ssize_t i = 0; i < count; i++) {
-        PyObject *pair = PyList_GET_ITEM(table, b.index[i]);
-        Py_INCREF(pair);
-        PyList_SET_ITEM(out, i, pair);
-    }
-done:
-    Py_XDECREF(table);
-    free_batch(&b);
-    return out;
-}
-
 static PyObject *Engine_normalize_indexed(Engine *self, PyObject *messages) {
     Batch b;
     memset(&b, 0, sizeof(b));
@@ -877,8 +859,6 @@ static PyObject *Engine_normalize_indexed(Engine *self, PyObject *messages) {
 }
 
 static PyMethodDef Engine_methods[] = {
-    {"normalize", (PyCFunction)Engine_normalize, METH_O,
-     "normalize(messages: list[str]) -> list[tuple[str, str]]: (norm_error, kind) per message."},
     {"normalize_indexed", (PyCFunction)Engine_normalize_indexed, METH_O,
      "normalize_indexed(messages: list[str]) -> (bytes, list[tuple[str, str]]): the distinct (norm_error, kind) "
      "results, and per message the index of its result as native int32s."},

@@ -992,7 +992,7 @@ static PyObject *slow_list(const vec *slow)
     return list;
 }
 
-static PyObject *scan(PyObject *self, PyObject *args, PyObject *kwargs)
+static PyObject *scan(PyObject *Py_UNUSED(self), PyObject *args, PyObject *kwargs)
 {
     static char *keywords[] = {"data", "text", "threads", NULL};
     Py_buffer data;
@@ -1221,7 +1221,7 @@ static PyTypeObject SpliceType = {
     .tp_iternext = (iternextfunc)Splice_next,
 };
 
-static PyObject *splice(PyObject *self, PyObject *args, PyObject *kwargs)
+static PyObject *splice(PyObject *Py_UNUSED(self), PyObject *args, PyObject *kwargs)
 {
     static char *keywords[] = {"data", "records", "pieces", "literals", "prefix", "quote", "size", NULL};
     PyObject *pieces, *literals;
@@ -1281,8 +1281,11 @@ static PyMethodDef methods[] = {
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "_jsonl", "JSON-lines scanning and output splicing for `skillsmith group`.", -1,
-    methods,
+    PyModuleDef_HEAD_INIT,
+    .m_name = "_jsonl",
+    .m_doc = "JSON-lines scanning and output splicing for `skillsmith group`.",
+    .m_size = -1,
+    .m_methods = methods,
 };
 
 PyMODINIT_FUNC PyInit__jsonl(void)

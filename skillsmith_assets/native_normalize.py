@@ -340,18 +340,21 @@ def normalize_indexed(messages: Sequence[str], workers: int) -> tuple[list[int],
     native = engine()
     messages = list(messages)
     chunks = [messages[i:i + CHUNK] for i in range(0, len(messages), CHUNK)]
-    with ThreadPoolExecutor(max(1, workers)) as pool:
-        parts = pool.map(native.normalize_indexed, chunks) if workers > 1 else map(native.normalize_indexed, chunks)
-        index: list[int] = []
-        table: list[tuple[str, str]] = []
-        seen: dict[tuple[str, str], int] = {}
-        for local_index, local_table in parts:
-            remap = []
-            for result in local_table:
-                at = seen.get(result)
-                if at is None:
-                    at = seen[result] = len(table)
-                    table.append(result)
-                remap.append(at)
-            index.extend(map(remap.__getitem__, memoryview(local_index).cast("i")))
+    if workers > 1 and len(chunks) > 1:
+        with ThreadPoolExecutor(workers) as pool:
+            parts = list(pool.map(native.normalize_indexed, chunks))
+    else:
+        parts = map(native.normalize_indexed, chunks)
+    index: list[int] = []
+    table: list[tuple[str, str]] = []
+    seen: dict[tuple[str, str], int] = {}
+    for local_index, local_table in parts:
+        remap = []
+        for result in local_table:
+            at = seen.get(result)
+            if at is None:
+                at = seen[result] = len(table)
+                table.append(result)
+            remap.append(at)
+        index.extend(map(remap.__getitem__, memoryview(local_index).cast("i")))
     return index, table
