@@ -28,15 +28,27 @@ secrets (before anything could split them into harmless-looking pieces), then
 structured values (URLs, emails, timestamps, addresses), then plain numbers and
 hex, and last whitespace.
 
-Bump ``RULES_VERSION`` whenever a rule changes: the fingerprint carries it, and
-rows made with an older version are re-normalized by the daily partitions.
+Bump ``RULES_VERSION`` whenever a rule changes (and say what changed in
+``RULES_CHANGES``): the fingerprint carries it, and rows made with an older
+version are re-normalized by the daily partitions.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-RULES_VERSION = 3
+RULES_VERSION = 4
+
+# What each version changed, one line each (the fingerprint of every event changes with it).
+RULES_CHANGES = (
+    (1, "the seed's four masks: <uuid>, <epoch>, <int>, <ts>"),
+    (2, "secrets, URLs, emails, hosts and ports, hashes, dates, durations, glued ids, tracebacks"),
+    (3, "exact guards for github_pat_ tokens and Traceback headers with other spacing"),
+    (4, "Sentry's volatile types: dates in RFC 822/850, JavaScript, 'Jan 18, 2019', Apache and compact "
+        "forms, full month and weekday names, ISO without seconds, 12-hour times, D.M.YYYY dates; Go "
+        "durations (1h2m3.5s); exponent floats (1e-05, 1.5E10); hex runs glued to a word (tx274a...); "
+        "Class::method() is no longer an IPv6 address"),
+)
 
 # A word character, for boundaries: what sits next to a token decides whether it is one.
 W = "A-Za-z0-9_"
@@ -81,8 +93,17 @@ def ci(word: str) -> str:
 NOT_WORD_BEFORE = f"(?<![{W}])"
 NOT_WORD_AFTER = f"(?![{W}])"
 MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
-MONTH = "(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
-WEEKDAY = "(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)"
+# Abbreviated or full month and weekday names (the suffixes start with different letters,
+# so no two alternatives can match at the same place).
+MONTH = ("(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?"
+         "|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)")
+WEEKDAY = "(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)(?:day|sday|nesday|rsday|urday)?"
+# Time zones after a date: numeric offsets, and the names RFC 822 allows.
+ZONE = "(?:[+-][0-9]{4}|GMT|UTC?|[ECMP][SD]T|Z)"
+# Clock times inside dates: seconds and a fraction optional; 12-hour clocks with AM/PM.
+HMS = "[0-9]{2}:[0-9]{2}:[0-9]{2}(?:[.,][0-9]{1,9})?"
+HM_S = "[0-9]{2}:[0-9]{2}(?::[0-9]{2})?"
+CLOCK12 = "[0-9]{1,2}:[0-9]{2}(?::[0-9]{2})?(?:[ ]?[AaPp][Mm])?"
 # Keys whose value is a secret: the key may carry a prefix or suffix (DB_PASSWORD, access_token).
 SECRET_WORDS = (
     "passwd", "password", "pwd", "secret", "token", "apikey", "api_key", "api-key", "access_key",
@@ -265,35 +286,44 @@ STEPS: tuple[Mask | Clip | Truncate, ...] = (
     # --- dates and times ----------------------------------------------------------------------
     Mask(
         "ts",
-        f"{NOT_WORD_BEFORE}[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}[T -][0-9]{{2}}[:.][0-9]{{2}}[:.][0-9]{{2}}"
-        f"(?:[.,][0-9]{{1,9}})?(?:Z|[+-][0-9]{{2}}:?[0-9]{{2}})?(?![{W}])",
+        f"{NOT_WORD_BEFORE}[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}[T -][0-9]{{2}}"
+        f"(?::[0-9]{{2}}(?::[0-9]{{2}}(?:[.,][0-9]{{1,9}})?)?|[.][0-9]{{2}}[.][0-9]{{2}}(?:[.,][0-9]{{1,9}})?)"
+        f"(?:Z|[+-][0-9]{{2}}:?[0-9]{{2}})?(?![{W}])",
         "<ts>",
         "KeyError: 123456 at 2025-11-07T10:00:00Z",
         "KeyError: <int> at <ts>",
         guard="-",
     ),
+    # Day first: RFC 822/1123 (``Fri, 07 Nov 2025 10:00:00 +0000``, two-digit years only with a
+    # time), RFC 850 (``Friday, 07-Nov-25 10:00:00 GMT``), Apache (``07/Nov/2025:10:00:00 +0000``),
+    # and a bare ``7 Nov 2025``.
     Mask(
         "ts_rfc2822",
-        f"{NOT_WORD_BEFORE}(?:{WEEKDAY}, )?[0-9]{{1,2}} {MONTH} [0-9]{{4}} [0-9]{{2}}:[0-9]{{2}}(?::[0-9]{{2}})?"
-        f"(?: (?:[+-][0-9]{{4}}|GMT|UTC))?{NOT_WORD_AFTER}",
+        f"{NOT_WORD_BEFORE}(?:{WEEKDAY},? )?[0-9]{{1,2}}[ /-]{MONTH}[ /-]"
+        f"(?:[0-9]{{4}}(?:[ :]{HM_S})?|[0-9]{{2}} {HM_S})(?: {ZONE})?{NOT_WORD_AFTER}",
         "<ts>",
         "mail deferred since Fri, 07 Nov 2025 10:00:00 +0000 by relay",
         "mail deferred since <ts> by relay",
-        guard=":",
         keywords=MONTHS,
     ),
+    # Month first: ``Jan 18, 2019`` (a time optional, 12-hour clocks too), syslog
+    # (``Nov  7 10:00:00``), ctime (``Fri Nov  7 10:00:00 2025``) and JavaScript's
+    # ``Date.toString()`` (``Fri Nov 07 2025 10:00:00 GMT+0100 (Central European Standard Time)``).
     Mask(
-        "ts_syslog",
-        f"{NOT_WORD_BEFORE}(?:{WEEKDAY} )?{MONTH} [ 0-9]?[0-9] [0-9]{{2}}:[0-9]{{2}}:[0-9]{{2}}(?: [0-9]{{4}})?{NOT_WORD_AFTER}",
+        "ts_month_first",
+        f"{NOT_WORD_BEFORE}(?:{WEEKDAY},? )?{MONTH} [ 0-9]?[0-9]"
+        f"(?:, [0-9]{{4}}(?:,? {CLOCK12})?"
+        f"|(?: [0-9]{{4}})? {HMS}(?: [0-9]{{4}})?(?: GMT[+-][0-9]{{4}}(?: [(][A-Za-z ]{{1,60}}[)])?)?)"
+        f"{NOT_WORD_AFTER}",
         "<ts>",
-        "last seen Nov  7 10:00:00 on worker",
-        "last seen <ts> on worker",
-        guard=":",
+        "last seen Nov  7 10:00:00 on worker, due since Nov 1, 2025",
+        "last seen <ts> on worker, due since <ts>",
         keywords=MONTHS,
     ),
     Mask(
         "ts_compact",
-        f"{NOT_WORD_BEFORE}(?:19|20)[0-9]{{6}}T?[0-9]{{6}}Z?{NOT_WORD_AFTER}",
+        f"{NOT_WORD_BEFORE}(?:19|20)[0-9]{{6}}(?:[T ]?[0-9]{{6}}|[T ][0-9]{{2}}:[0-9]{{2}}:[0-9]{{2}})"
+        f"(?:[.][0-9]{{1,9}})?(?:Z|[+-][0-9]{{4}})?{NOT_WORD_AFTER}",
         "<ts>",
         "snapshot 20251107T100000Z missing",
         "snapshot <ts> missing",
@@ -301,7 +331,8 @@ STEPS: tuple[Mask | Clip | Truncate, ...] = (
     ),
     Mask(
         "date",
-        f"{NOT_WORD_BEFORE}[0-9](?:[0-9]{{3}}[-/.][0-9]{{1,2}}[-/.][0-9]{{1,2}}|[0-9]?/[0-9]{{1,2}}/[0-9]{{4}}){NOT_WORD_AFTER}",
+        f"{NOT_WORD_BEFORE}[0-9](?:[0-9]{{3}}[-/.][0-9]{{1,2}}[-/.][0-9]{{1,2}}|[0-9]?/[0-9]{{1,2}}/[0-9]{{4}}"
+        f"|[0-9]?[.][0-9]{{1,2}}[.](?:19|20)[0-9]{{2}}){NOT_WORD_AFTER}",
         "<date>",
         "report for 2025-11-07 failed",
         "report for <date> failed",
@@ -309,10 +340,10 @@ STEPS: tuple[Mask | Clip | Truncate, ...] = (
     ),
     Mask(
         "time",
-        f"(?<![{W}.])[0-9]{{1,2}}:[0-9]{{2}}(?::[0-9]{{2}})?(?:[.,][0-9]{{1,9}})?(?![{W}:])",
+        f"(?<![{W}.])[0-9]{{1,2}}:[0-9]{{2}}(?::[0-9]{{2}})?(?:[.,][0-9]{{1,9}})?(?:[ ]?[AaPp][Mm])?(?![{W}:])",
         "<time>",
-        "job started 10:00:05.123 and stalled",
-        "job started <time> and stalled",
+        "job started 10:00:05.123 and stalled at 7:42 PM",
+        "job started <time> and stalled at <time>",
         guard=":",
         keywords=DIGITS,
     ),
@@ -328,7 +359,7 @@ STEPS: tuple[Mask | Clip | Truncate, ...] = (
     ),
     Mask(
         "ipv6",
-        f"(?<![{W}:.])(?:[{HEX}]{{0,4}}:){{2,7}}[{HEX}]{{1,4}}(?![{W}:])",
+        f"(?<![{W}:.])(?:[{HEX}]{{0,4}}:){{2,7}}[{HEX}]{{1,4}}(?![{W}:(])",
         "<ip>",
         "no route to 2001:db8::8a2e:370:7334",
         "no route to <ip>",
@@ -389,11 +420,13 @@ STEPS: tuple[Mask | Clip | Truncate, ...] = (
     ),
     Mask(
         "duration",
-        f"(?<![{W}.])-?[0-9]+(?:[.][0-9]+)?[ ]?(?:milliseconds|ms|us|ns|seconds|secs|sec|s|minutes|mins|min|m"
-        f"|hours|hrs|hr|h|days|d){NOT_WORD_AFTER}",
+        f"(?<![{W}.])-?(?:[0-9]+h(?:[0-9]+m)?(?:[0-9]+(?:[.][0-9]+)?(?:ms|us|ns|s))?"  # Go: 1h2m3.5s
+        f"|[0-9]+m[0-9]+(?:[.][0-9]+)?(?:ms|us|ns|s)"  # Go: 2m30s
+        f"|[0-9]+(?:[.][0-9]+)?[ ]?(?:milliseconds|ms|us|ns|seconds|secs|sec|s|minutes|mins|min|m"
+        f"|hours|hrs|hr|h|days|d)){NOT_WORD_AFTER}",
         "<duration>",
-        "request timed out after 350ms, retried in 12.5s",
-        "request timed out after <duration>, retried in <duration>",
+        "request timed out after 350ms, retried in 12.5s, gave up after 1h2m3.5s",
+        "request timed out after <duration>, retried in <duration>, gave up after <duration>",
         keywords=DIGITS,
     ),
     Mask(
@@ -432,11 +465,12 @@ STEPS: tuple[Mask | Clip | Truncate, ...] = (
     ),
     Mask(
         "float",
-        f"(?<![{W}.])-?[0-9]+[.][0-9]+{NOT_WORD_AFTER}",
+        # an exponent needs a sign without a fraction (1e-05, as Python, JS and Go print it):
+        # 12e4567 is as likely a short hex digest
+        f"(?<![{W}.])-?[0-9]+(?:[.][0-9]+(?:[eE][+-]?[0-9]+)?|[eE][+-][0-9]+){NOT_WORD_AFTER}",
         "<float>",
-        "Quantity 12.50 exceeds -0.5",
-        "Quantity <float> exceeds <float>",
-        guard=".",
+        "Quantity 12.50 exceeds -0.5, loss 1e-05",
+        "Quantity <float> exceeds <float>, loss <float>",
         keywords=DIGITS,
     ),
     Mask(
@@ -446,6 +480,15 @@ STEPS: tuple[Mask | Clip | Truncate, ...] = (
         "KeyError: 123456",
         "KeyError: <int>",
         keywords=DIGITS,
+    ),
+    # A long hex run glued to a word (``tx274a77a8975c4a66aeb24``): the word stays. The word ends
+    # with a letter that is not a hex digit, so where it ends is unambiguous.
+    Mask(
+        "glued_hex",
+        f"(?<![A-Za-z0-9])([A-Za-z]{{0,7}}[G-Zg-z])[{HEX}]{{16,}}{NOT_WORD_AFTER}",
+        "\\1<hex>",
+        "swift transaction tx274a77a8975c4a66aeb24-0052d95365 failed",
+        "swift transaction tx<hex>-<hex> failed",
     ),
     Mask(
         "hex",

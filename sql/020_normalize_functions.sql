@@ -1,4 +1,4 @@
--- GENERATED from skillsmith_assets/normalize_rules.py (rules version 3).
+-- GENERATED from skillsmith_assets/normalize_rules.py (rules version 4).
 -- Do not edit: run `python -m skillsmith_assets.sql_functions > sql/020_normalize_functions.sql`.
 -- These functions return exactly what skillsmith_assets/normalize.py returns.
 SET standard_conforming_strings = on;
@@ -86,27 +86,27 @@ BEGIN
   END IF;
   -- ts
   IF strpos(s, '-') > 0 THEN
-    s := regexp_replace(s, '(?<![A-Za-z0-9_])[0-9]{4}-[0-9]{2}-[0-9]{2}[T -][0-9]{2}[:.][0-9]{2}[:.][0-9]{2}(?:[.,][0-9]{1,9})?(?:Z|[+-][0-9]{2}:?[0-9]{2})?(?![A-Za-z0-9_])', '<ts>', 'g');
+    s := regexp_replace(s, '(?<![A-Za-z0-9_])[0-9]{4}-[0-9]{2}-[0-9]{2}[T -][0-9]{2}(?::[0-9]{2}(?::[0-9]{2}(?:[.,][0-9]{1,9})?)?|[.][0-9]{2}[.][0-9]{2}(?:[.,][0-9]{1,9})?)(?:Z|[+-][0-9]{2}:?[0-9]{2})?(?![A-Za-z0-9_])', '<ts>', 'g');
   END IF;
   -- ts_rfc2822
-  IF strpos(s, ':') > 0 AND (strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), 'jan') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), 'feb') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), 'mar') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), 'apr') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), 'may') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), 'jun') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), 'jul') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), 'aug') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), 'sep') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), 'oct') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), 'nov') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), 'dec') > 0) THEN
-    s := regexp_replace(s, '(?<![A-Za-z0-9_])(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), )?[0-9]{1,2} (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [0-9]{4} [0-9]{2}:[0-9]{2}(?::[0-9]{2})?(?: (?:[+-][0-9]{4}|GMT|UTC))?(?![A-Za-z0-9_])', '<ts>', 'g');
+  IF (strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), 'jan') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), 'feb') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), 'mar') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), 'apr') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), 'may') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), 'jun') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), 'jul') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), 'aug') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), 'sep') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), 'oct') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), 'nov') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), 'dec') > 0) THEN
+    s := regexp_replace(s, '(?<![A-Za-z0-9_])(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)(?:day|sday|nesday|rsday|urday)?,? )?[0-9]{1,2}[ /-](?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)[ /-](?:[0-9]{4}(?:[ :][0-9]{2}:[0-9]{2}(?::[0-9]{2})?)?|[0-9]{2} [0-9]{2}:[0-9]{2}(?::[0-9]{2})?)(?: (?:[+-][0-9]{4}|GMT|UTC?|[ECMP][SD]T|Z))?(?![A-Za-z0-9_])', '<ts>', 'g');
   END IF;
-  -- ts_syslog
-  IF strpos(s, ':') > 0 AND (strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), 'jan') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), 'feb') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), 'mar') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), 'apr') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), 'may') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), 'jun') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), 'jul') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), 'aug') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), 'sep') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), 'oct') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), 'nov') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), 'dec') > 0) THEN
-    s := regexp_replace(s, '(?<![A-Za-z0-9_])(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) )?(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [ 0-9]?[0-9] [0-9]{2}:[0-9]{2}:[0-9]{2}(?: [0-9]{4})?(?![A-Za-z0-9_])', '<ts>', 'g');
+  -- ts_month_first
+  IF (strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), 'jan') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), 'feb') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), 'mar') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), 'apr') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), 'may') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), 'jun') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), 'jul') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), 'aug') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), 'sep') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), 'oct') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), 'nov') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), 'dec') > 0) THEN
+    s := regexp_replace(s, '(?<![A-Za-z0-9_])(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)(?:day|sday|nesday|rsday|urday)?,? )?(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?) [ 0-9]?[0-9](?:, [0-9]{4}(?:,? [0-9]{1,2}:[0-9]{2}(?::[0-9]{2})?(?:[ ]?[AaPp][Mm])?)?|(?: [0-9]{4})? [0-9]{2}:[0-9]{2}:[0-9]{2}(?:[.,][0-9]{1,9})?(?: [0-9]{4})?(?: GMT[+-][0-9]{4}(?: [(][A-Za-z ]{1,60}[)])?)?)(?![A-Za-z0-9_])', '<ts>', 'g');
   END IF;
   -- ts_compact
   IF (strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '19') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '20') > 0) THEN
-    s := regexp_replace(s, '(?<![A-Za-z0-9_])(?:19|20)[0-9]{6}T?[0-9]{6}Z?(?![A-Za-z0-9_])', '<ts>', 'g');
+    s := regexp_replace(s, '(?<![A-Za-z0-9_])(?:19|20)[0-9]{6}(?:[T ]?[0-9]{6}|[T ][0-9]{2}:[0-9]{2}:[0-9]{2})(?:[.][0-9]{1,9})?(?:Z|[+-][0-9]{4})?(?![A-Za-z0-9_])', '<ts>', 'g');
   END IF;
   -- date
   IF (strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '-') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '/') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '.') > 0) THEN
-    s := regexp_replace(s, '(?<![A-Za-z0-9_])[0-9](?:[0-9]{3}[-/.][0-9]{1,2}[-/.][0-9]{1,2}|[0-9]?/[0-9]{1,2}/[0-9]{4})(?![A-Za-z0-9_])', '<date>', 'g');
+    s := regexp_replace(s, '(?<![A-Za-z0-9_])[0-9](?:[0-9]{3}[-/.][0-9]{1,2}[-/.][0-9]{1,2}|[0-9]?/[0-9]{1,2}/[0-9]{4}|[0-9]?[.][0-9]{1,2}[.](?:19|20)[0-9]{2})(?![A-Za-z0-9_])', '<date>', 'g');
   END IF;
   -- time
   IF strpos(s, ':') > 0 AND (strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '0') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '1') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '2') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '3') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '4') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '5') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '6') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '7') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '8') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '9') > 0) THEN
-    s := regexp_replace(s, '(?<![A-Za-z0-9_.])[0-9]{1,2}:[0-9]{2}(?::[0-9]{2})?(?:[.,][0-9]{1,9})?(?![A-Za-z0-9_:])', '<time>', 'g');
+    s := regexp_replace(s, '(?<![A-Za-z0-9_.])[0-9]{1,2}:[0-9]{2}(?::[0-9]{2})?(?:[.,][0-9]{1,9})?(?:[ ]?[AaPp][Mm])?(?![A-Za-z0-9_:])', '<time>', 'g');
   END IF;
   -- ipv4
   IF strpos(s, '.') > 0 AND (strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '0') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '1') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '2') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '3') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '4') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '5') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '6') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '7') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '8') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '9') > 0) THEN
@@ -114,7 +114,7 @@ BEGIN
   END IF;
   -- ipv6
   IF strpos(s, ':') > 0 THEN
-    s := regexp_replace(s, '(?<![A-Za-z0-9_:.])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{1,4}(?![A-Za-z0-9_:])', '<ip>', 'g');
+    s := regexp_replace(s, '(?<![A-Za-z0-9_:.])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{1,4}(?![A-Za-z0-9_:(])', '<ip>', 'g');
   END IF;
   -- port
   IF strpos(s, ':') > 0 AND (strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '0') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '1') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '2') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '3') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '4') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '5') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '6') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '7') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '8') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '9') > 0) THEN
@@ -142,7 +142,7 @@ BEGIN
   END IF;
   -- duration
   IF (strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '0') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '1') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '2') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '3') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '4') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '5') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '6') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '7') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '8') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '9') > 0) THEN
-    s := regexp_replace(s, '(?<![A-Za-z0-9_.])-?[0-9]+(?:[.][0-9]+)?[ ]?(?:milliseconds|ms|us|ns|seconds|secs|sec|s|minutes|mins|min|m|hours|hrs|hr|h|days|d)(?![A-Za-z0-9_])', '<duration>', 'g');
+    s := regexp_replace(s, '(?<![A-Za-z0-9_.])-?(?:[0-9]+h(?:[0-9]+m)?(?:[0-9]+(?:[.][0-9]+)?(?:ms|us|ns|s))?|[0-9]+m[0-9]+(?:[.][0-9]+)?(?:ms|us|ns|s)|[0-9]+(?:[.][0-9]+)?[ ]?(?:milliseconds|ms|us|ns|seconds|secs|sec|s|minutes|mins|min|m|hours|hrs|hr|h|days|d))(?![A-Za-z0-9_])', '<duration>', 'g');
   END IF;
   -- epoch
   IF strpos(s, '1') > 0 THEN
@@ -161,13 +161,15 @@ BEGIN
     s := regexp_replace(s, '(?<![A-Za-z0-9_.,])-?[0-9]{1,3}(?:,[0-9]{3})+(?:[.][0-9]+)?(?![A-Za-z0-9_])', '<num>', 'g');
   END IF;
   -- float
-  IF strpos(s, '.') > 0 AND (strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '0') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '1') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '2') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '3') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '4') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '5') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '6') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '7') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '8') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '9') > 0) THEN
-    s := regexp_replace(s, '(?<![A-Za-z0-9_.])-?[0-9]+[.][0-9]+(?![A-Za-z0-9_])', '<float>', 'g');
+  IF (strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '0') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '1') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '2') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '3') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '4') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '5') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '6') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '7') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '8') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '9') > 0) THEN
+    s := regexp_replace(s, '(?<![A-Za-z0-9_.])-?[0-9]+(?:[.][0-9]+(?:[eE][+-]?[0-9]+)?|[eE][+-][0-9]+)(?![A-Za-z0-9_])', '<float>', 'g');
   END IF;
   -- int
   IF (strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '0') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '1') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '2') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '3') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '4') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '5') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '6') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '7') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '8') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '9') > 0) THEN
     s := regexp_replace(s, '(?:(?<![A-Za-z0-9_.>-])-|(?<![A-Za-z0-9_.-]))[0-9]+(?:-[0-9]+)*(?![A-Za-z0-9_])', '<int>', 'g');
   END IF;
+  -- glued_hex
+  s := regexp_replace(s, '(?<![A-Za-z0-9])([A-Za-z]{0,7}[G-Zg-z])[0-9A-Fa-f]{16,}(?![A-Za-z0-9_])', '\1<hex>', 'g');
   -- hex
   s := regexp_replace(s, '(?<![A-Za-z0-9])[0-9A-Fa-f]{7,}(?![A-Za-z0-9_])', '<hex>', 'g');
   -- id_list
@@ -196,7 +198,7 @@ $fn$;
 CREATE OR REPLACE FUNCTION error_fingerprint_normalized(kind text, component text, norm_msg text) RETURNS uuid
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$
   SELECT substr(encode(sha256(convert_to(
-           length('v3') || ':' || 'v3'
+           length('v4') || ':' || 'v4'
            || length(coalesce(kind, '')) || ':' || coalesce(kind, '')
            || length(coalesce(component, '')) || ':' || coalesce(component, '')
            || length(coalesce(norm_msg, '')) || ':' || coalesce(norm_msg, ''),
@@ -209,4 +211,4 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$
 $fn$;
 
 CREATE OR REPLACE FUNCTION normalizer_version() RETURNS integer
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$ SELECT 3 $fn$;
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$ SELECT 4 $fn$;
