@@ -1,34 +1,21 @@
 """Pattern merging, stage 2 of grouping: normalized messages that differ only where values vary a lot.
 
-Stage 1 (``normalize.py``) masks what has a recognisable shape: numbers, ids,
-dates, addresses, secrets. What is left that still varies (user names, host
-names, free words in quotes) has no shape, only a distribution. Over a batch
-of normalized messages this module finds the token positions whose values are
-*many*, and turns them into the wildcard ``<*>``; positions with *few* values
-stay literal, because few values that recur are different bugs
-(``KeyError: 'partner_id'`` vs ``KeyError: 'product_id'``, a timeout to one
-host vs another).
+Stage 1 (``normalize.py``) masks what has a recognisable shape. What still
+varies (user names, host names, free words, quoted text) has no shape, only a
+distribution: a *slot* whose values are many or rare is a parameter, a slot
+with a few recurring values separates bugs (``KeyError: 'partner_id'`` vs
+``KeyError: 'product_id'``). Two passes apply that one test, per (kind,
+component):
 
-The rule, per (kind, component, number of tokens) bucket (docs/grouping.md has
-the measured accuracy and the reasons for the thresholds):
+1. *Positions*, among messages of one token count: Drain-like clusters, then a
+   varying position either becomes ``<*>`` (one token) or splits the cluster.
+2. *Spans*, across token counts: parts of pass 1 whose templates share a prefix
+   and a suffix join when the run of tokens between them, pooled over all their
+   messages, is a parameter. The run becomes ``<**>`` (any number of tokens,
+   none included), so ``'eleven'`` and ``'one hundred'`` are one slot.
 
-1. Cluster: distinct messages, heaviest first then in text order, join the
-   cluster whose template has the largest share (at least ``SIMILARITY``) of
-   equal tokens with them; positions where members disagree become ``<*>``.
-   This untangles buckets that mix several templates of the same length.
-2. In each cluster, a varying position is *variable* when it has at least
-   ``MIN_VARIABLE_VALUES`` distinct values, or every value looks like a value
-   (a placeholder, a digit or a path separator; URLs excepted), or it has at
-   least ``MIN_RARE_VALUES`` values, most of them rare (seen in one distinct
-   message, at most ``RARE_WEIGHT`` times). Otherwise it *separates*: the
-   cluster is split on the separating position with the fewest values (lowest
-   index on ties) and each part is examined again.
-3. When nothing separates, the part is one pattern: its tokens with every
-   varying position replaced by ``<*>`` (always exactly one space-free token).
-
-Messages of different kind or component never share a pattern; a pattern's id
-is derived from kind, component and template, so it is stable across runs and
-independent of input order.
+docs/grouping.md has the rule in full, its measured accuracy (held out, system
+by system) and the reasons for each threshold.
 """
 
 from __future__ import annotations
@@ -40,58 +27,124 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Sequence
 
-WILDCARD = "<*>"
-# A position with this many distinct values is variable whatever their frequencies.
-MIN_VARIABLE_VALUES = 12
-# A position with at least this many values, most of them rare, is variable too.
-MIN_RARE_VALUES = 3
-# A value is rare when it comes from one distinct message seen at most this many times.
-RARE_WEIGHT = 3
-# Drain-like first pass: share of equal (non-wildcard) tokens needed to join a cluster.
-SIMILARITY = 0.5
-PATTERN_VERSION = "p1"
+WILDCARD = "<*>"  # exactly one space-free token
+SPAN = "<**>"  # any run of tokens, possibly empty
+PATTERN_VERSION = "p2"
+
+
+@dataclass(frozen=True)
+class MergeRules:
+    """The tunables of pattern merging (chosen held out: docs/grouping.md)."""
+
+    # A slot with this many distinct values is a parameter whatever their frequencies.
+    min_variable_values: int = 12
+    # A slot with at least this many values, most of them rare, is a parameter too.
+    min_rare_values: int = 3
+    # A value is rare when it comes from one distinct message seen at most this many times.
+    rare_weight: int = 3
+    # Pass 1: share of equal (non-wildcard) tokens needed to join a cluster.
+    similarity: float = 0.5
+    # Pass 2: the shared prefix and suffix around a slot hold at least this many literal tokens,
+    span_min_anchors: int = 3
+    # and at least this share of the shorter message's tokens.
+    span_anchors: float = 0.5
+
+
+DEFAULT_RULES = MergeRules()
 
 
 @dataclass(frozen=True)
 class Pattern:
-    id: str  # stable: a UUID derived from kind, component and template
-    template: str  # the normalized message with merged token positions replaced by "<*>"
+    id: str  # stable: a UUID of kind, component and the pattern's earliest-seen message
+    template: str  # the normalized message, "<*>" where one token varies, "<**>" where a run does
 
 
-def pattern_id(kind: str, component: str | None, template: str) -> str:
-    """A UUID from kind, component and template (length-prefixed, like the fingerprint)."""
-    parts = (PATTERN_VERSION, kind or "", component or "", template)
+def pattern_id(kind: str, component: str | None, anchor: str) -> str:
+    """A UUID from kind, component and anchor text (length-prefixed, like the fingerprint)."""
+    parts = (PATTERN_VERSION, kind or "", component or "", anchor)
     payload = "".join(f"{len(p)}:{p}" for p in parts)
     return str(uuid.UUID(hashlib.sha256(payload.encode("utf-8")).hexdigest()[:32]))
 
 
-def _looks_variable(token: str) -> bool:
-    """Tokens with a placeholder, a digit or a path separator are values, not words.
+_VALUE_CHARS = frozenset("<0123456789/\\")
+_DELIMITERS = {"'": "'", '"': '"', "(": ")", "[": "]", "{": "}", "<": ">"}
+
+
+def _looks_variable(value: str) -> bool:
+    """Values with a placeholder, a digit or a path separator are values, not words.
 
     URLs are the exception: their host names the dependency that failed (a
     timeout to one service is not the same bug as a timeout to another), so
     they separate unless they take many values.
     """
-    return "://" not in token and any(c in _VALUE_CHARS for c in token)
+    return "://" not in value and any(c in _VALUE_CHARS for c in value)
 
 
-_VALUE_CHARS = frozenset("<0123456789/\\")
-
-
-def _is_variable(values: dict[str, list[int]]) -> bool:
-    """values: token -> [number of distinct messages, total weight]."""
+def _is_variable(values: dict[str, list[int]], rules: MergeRules) -> bool:
+    """values: slot value -> [number of distinct messages, total weight]."""
     distinct = len(values)
-    if distinct >= MIN_VARIABLE_VALUES:
+    if distinct >= rules.min_variable_values:
         return True
-    if all(_looks_variable(token) for token in values):
+    if all(_looks_variable(value) for value in values):
         return True
-    if distinct < MIN_RARE_VALUES:
+    if distinct < rules.min_rare_values:
         return False
-    rare = sum(1 for messages, weight in values.values() if messages == 1 and weight <= RARE_WEIGHT)
+    rare = sum(1 for messages, weight in values.values() if messages == 1 and weight <= rules.rare_weight)
     return rare * 2 > distinct
 
 
-def _clusters(messages: list[tuple[str, ...]], weights: list[int]) -> list[list[int]]:
+def _is_free_text(values: dict[str, list[int]]) -> bool:
+    """A quoted or bracketed literal whose token count varies is free text, not an identifier.
+
+    Identifiers (keys, field and model names) hold no spaces; text that does,
+    inside one pair of delimiters, is a sentence or a name of a person.
+    """
+    return len({value.count(" ") for value in values}) > 1 and _delimited(values)
+
+
+def _delimited(values) -> bool:
+    """Every value is one literal inside the same pair of quotes or brackets."""
+    opener = next(iter(values))[:1]
+    closer = _DELIMITERS.get(opener)
+    if closer is None:
+        return False
+    for value in values:
+        value = value.rstrip(",.;!")
+        if len(value) < 2 or value[0] != opener or value[-1] != closer:
+            return False
+    return True
+
+
+def _key_prefix(values) -> str:
+    """The ``key=`` or ``key:`` that every value of a slot starts with, or ""."""
+    head, tail = min(values), max(values)
+    common = 0
+    while common < min(len(head), len(tail)) and head[common] == tail[common] and head[common] != " ":
+        common += 1
+    cut = max(head.rfind("=", 0, common), head.rfind(":", 0, common))
+    return head[: cut + 1]
+
+
+def _has_boundary(prefix: list[str], suffix: list[str], values) -> bool:
+    """A run of tokens is one value only where something marks where it starts and ends.
+
+    Quotes or brackets around it; a ``key=`` before it, up to the next ``key=``;
+    a path; or the end of the message after its last colon ("...: free text").
+    Without such a mark, templates that differ by a few words are different
+    events, not one event with a longer value.
+    """
+    if _delimited(values):
+        return True
+    if _key_prefix(values):
+        return not any("=" in token for value in values for token in value.split(" ")[1:])
+    if all(value[:1] in ("/", "\\") for value in values):
+        return True
+    if suffix or not prefix or not prefix[-1].endswith(":"):
+        return False
+    return not any(token.endswith(":") for value in values for token in value.split(" "))
+
+
+def _clusters(messages: list[tuple[str, ...]], weights: list[int], rules: MergeRules) -> list[list[int]]:
     """Drain-like first pass: join a message to the most similar cluster of its bucket.
 
     Messages are visited heaviest first, then in text order, so the result does
@@ -108,7 +161,7 @@ def _clusters(messages: list[tuple[str, ...]], weights: list[int]) -> list[list[
     for i in order:
         tokens = messages[i]
         width = len(tokens)
-        need = max(1, math.ceil(SIMILARITY * width))  # equal tokens needed to join
+        need = max(1, math.ceil(rules.similarity * width))  # equal tokens needed to join
         # A cluster with `need` equal positions shares one of any `width - need + 1`
         # positions (pigeonhole): probe only the rarest ones, then compare in full.
         postings = sorted((len(index.get((pos, token), ())), pos) for pos, token in enumerate(tokens))
@@ -137,64 +190,214 @@ def _clusters(messages: list[tuple[str, ...]], weights: list[int]) -> list[list[
     return members
 
 
-def _templates(messages: list[tuple[str, ...]], weights: list[int]) -> list[str]:
-    """One template per message of a bucket (all of the same length), same order."""
-    result: list[str] = [""] * len(messages)
-    stack = [sorted(c) for c in _clusters(messages, weights)]
+def _slot_values(messages, weights, members, start: int, end_from_right: int) -> dict[str, list[int]]:
+    """The run of tokens between ``start`` and ``end_from_right`` of each member, counted."""
+    values: dict[str, list[int]] = {}
+    for i in members:
+        tokens = messages[i]
+        entry = values.setdefault(" ".join(tokens[start:len(tokens) - end_from_right]), [0, 0])
+        entry[0] += 1
+        entry[1] += weights[i]
+    return values
+
+
+def _positional_parts(messages: list[tuple[str, ...]], weights: list[int], members_of_bucket: list[int],
+                      rules: MergeRules) -> list[tuple[list[int], list[str]]]:
+    """Pass 1 over one bucket (messages of one token count): (members, template tokens) per part."""
+    parts = []
+    local = [messages[i] for i in members_of_bucket]
+    local_weights = [weights[i] for i in members_of_bucket]
+    stack = [sorted(members_of_bucket[j] for j in c) for c in _clusters(local, local_weights, rules)]
     while stack:
         members = stack.pop()
         width = len(messages[members[0]])
         split_at, split_values = -1, None
         varying = []
         for pos in range(width):
-            values: dict[str, list[int]] = {}
-            for i in members:
-                entry = values.setdefault(messages[i][pos], [0, 0])
-                entry[0] += 1
-                entry[1] += weights[i]
+            values = _slot_values(messages, weights, members, pos, width - pos - 1)
             if len(values) == 1:
                 continue
             varying.append(pos)
-            if not _is_variable(values) and (split_values is None or len(values) < len(split_values)):
+            if not _is_variable(values, rules) and (split_values is None or len(values) < len(split_values)):
                 split_at, split_values = pos, values
         if split_values is not None:
-            parts: dict[str, list[int]] = defaultdict(list)
+            split: dict[str, list[int]] = defaultdict(list)
             for i in members:
-                parts[messages[i][split_at]].append(i)
-            stack.extend(parts[value] for value in sorted(parts))
+                split[messages[i][split_at]].append(i)
+            stack.extend(split[value] for value in sorted(split))
             continue
         tokens = list(messages[members[0]])
         for pos in varying:
             tokens[pos] = WILDCARD
-        template = " ".join(tokens)
-        for i in members:
-            result[i] = template
+        parts.append((members, tokens))
+    return parts
+
+
+@dataclass
+class _SpanGroup:
+    prefix: list[str]
+    suffix: list[str]
+    members: list[int]
+    parts: list[int]  # indices of the pass-1 parts it holds
+    shortest: int
+    width: int | None  # the token count while the group is one part of pass 1, else None
+
+
+def _joined_edge(a: Sequence[str], b: Sequence[str], limit: int, loose: bool) -> list[str]:
+    """The common edge of two token runs (read front to back); ``loose``: ``<*>`` matches any token."""
+    edge = []
+    for x, y in zip(a[:limit], b[:limit]):
+        if x == y:
+            edge.append(x)
+        elif loose and WILDCARD in (x, y):
+            edge.append(WILDCARD)
+        else:
+            break
+    return edge
+
+
+def _try_join(group: _SpanGroup, members: list[int], tokens: list[str], messages, weights,
+              rules: MergeRules) -> tuple[int, list[str], list[str]] | None:
+    """(anchor count, prefix, suffix) if the part can join the group around one marked slot, else None.
+
+    A ``<*>`` of one side may stand for a literal of the other inside the prefix
+    or suffix; when that pushes the edge into the slot itself, the strict edges
+    (equal tokens only) are tried too.
+    """
+    if group.width == len(tokens):
+        return None  # same token count: pass 1 already decided these apart
+    limit = min(len(tokens), group.shortest)  # prefix and suffix never overlap in any member
+    need = max(1, rules.span_min_anchors, math.ceil(rules.span_anchors * limit))
+    for loose in (True, False):
+        prefix = _joined_edge(group.prefix, tokens, limit, loose)
+        suffix = _joined_edge(group.suffix[::-1], tokens[::-1], limit - len(prefix), loose)[::-1]
+        anchors = sum(1 for t in prefix + suffix if t != WILDCARD)
+        if anchors < need:
+            continue
+        values = _slot_values(messages, weights, group.members + members, len(prefix), len(suffix))
+        if _has_boundary(prefix, suffix, values):
+            return anchors, prefix, suffix
+    return None
+
+
+def _span_template(prefix: list[str], suffix: list[str], values) -> str:
+    """prefix <**> suffix, keeping a ``key=`` or ``key:`` that every value of the slot starts with."""
+    return " ".join(prefix + [_key_prefix(values) + SPAN] + suffix)
+
+
+def _span_merge(parts: list[tuple[list[int], list[str]]], messages, weights,
+                rules: MergeRules) -> list[tuple[list[int], str]]:
+    """Pass 2 over one (kind, component): parts of different token counts joined around one slot.
+
+    Parts are visited shortest first, then heaviest, then in text order; each
+    joins the group with which it shares the most anchor tokens around a marked
+    slot. A second round offers the parts left alone to the groups that formed
+    after them. A group stands only if its slot, pooled over all its messages,
+    is a parameter; else it falls back into its parts (two values seen often
+    are two bugs, whatever their lengths).
+    """
+    weight_of = [sum(weights[i] for i in members) for members, _ in parts]
+    order = sorted(range(len(parts)), key=lambda k: (len(parts[k][1]), -weight_of[k], " ".join(parts[k][1])))
+    groups: list[_SpanGroup] = []
+    by_edge: dict[tuple[int, str], set[int]] = defaultdict(set)  # first / last token -> groups
+
+    def best_group(k: int, spanned_only: bool):
+        members, tokens = parts[k]
+        if WILDCARD in (tokens[0], tokens[-1]):
+            candidates = set(range(len(groups)))
+        else:
+            candidates = (by_edge.get((0, tokens[0]), set()) | by_edge.get((1, tokens[-1]), set())
+                          | by_edge.get((0, WILDCARD), set()) | by_edge.get((1, WILDCARD), set()))
+        best = None
+        for g in sorted(candidates):
+            if spanned_only and groups[g].width is not None:
+                continue
+            joined = _try_join(groups[g], members, tokens, messages, weights, rules)
+            if joined and (best is None or joined[0] > best[1][0]):
+                best = (g, joined)
+        return best
+
+    def join(g: int, k: int, prefix: list[str], suffix: list[str]) -> None:
+        group = groups[g]
+        group.prefix, group.suffix, group.width = prefix, suffix, None
+        group.members.extend(parts[k][0])
+        group.parts.append(k)
+        group.shortest = min(group.shortest, len(parts[k][1]))
+        index(g)
+
+    def index(g: int) -> None:
+        group = groups[g]
+        if group.prefix:
+            by_edge[(0, group.prefix[0])].add(g)
+        if group.suffix:
+            by_edge[(1, group.suffix[-1])].add(g)
+
+    for k in order:
+        best = best_group(k, spanned_only=False)
+        if best is None:
+            members, tokens = parts[k]
+            groups.append(_SpanGroup(list(tokens), list(tokens), list(members), [k], len(tokens), len(tokens)))
+            index(len(groups) - 1)
+        else:
+            join(best[0], k, *best[1][1:])
+    alone = [g for g, group in enumerate(groups) if group.width is not None]
+    for g in alone:
+        best = best_group(groups[g].parts[0], spanned_only=True)
+        if best is not None:
+            join(best[0], groups[g].parts[0], *best[1][1:])
+            groups[g].parts = []
+    result = []
+    for group in groups:
+        if group.width is None:
+            values = _slot_values(messages, weights, group.members, len(group.prefix), len(group.suffix))
+            if _is_variable(values, rules) or _is_free_text(values):
+                result.append((group.members, _span_template(group.prefix, group.suffix, values)))
+                continue
+        result.extend((parts[k][0], " ".join(parts[k][1])) for k in group.parts)
     return result
 
 
-def merge_patterns(items: Sequence[tuple[str, str | None, str]],
-                   weights: Sequence[int] | None = None) -> list[Pattern]:
+def merge_patterns(items: Sequence[tuple[str, str | None, str]], weights: Sequence[int] | None = None,
+                   first_seen: Sequence | None = None, rules: MergeRules = DEFAULT_RULES) -> list[Pattern]:
     """items: (kind, component, norm_msg) per signature; returns one Pattern per item, same order.
 
     ``weights`` (e.g. hits per signature) count how often each item was seen;
-    repeated items are counted once as a distinct message and their weights add up.
+    repeated items are counted once as a distinct message and their weights add
+    up. ``first_seen`` (any comparable values; default: input order) picks each
+    pattern's anchor, the member seen first, whose text the id is made of: so a
+    pattern keeps its id while later data widens its template.
     """
     if weights is None:
         weights = [1] * len(items)
     if len(weights) != len(items):
         raise ValueError("weights must have one entry per item")
+    if first_seen is not None and len(first_seen) != len(items):
+        raise ValueError("first_seen must have one entry per item")
     # A missing component and an empty one are the same, as in the fingerprint.
     distinct: dict[tuple[str, str, str], int] = {}
-    for item, weight in zip(items, weights):
+    seen: dict[tuple[str, str, str], object] = {}
+    for position, (item, weight) in enumerate(zip(items, weights)):
         key = (item[0] or "", item[1] or "", item[2] or "")
         distinct[key] = distinct.get(key, 0) + weight
-    buckets: dict[tuple, list[tuple[str, str, str]]] = defaultdict(list)
+        when = position if first_seen is None else first_seen[position]
+        if key not in seen or when < seen[key]:
+            seen[key] = when
+    by_source: dict[tuple[str, str], list[tuple[str, str, str]]] = defaultdict(list)
     for key in sorted(distinct):
-        tokens = key[2].split(" ")
-        buckets[(key[0], key[1], len(tokens))].append(key)
+        by_source[(key[0], key[1])].append(key)
     patterns: dict[tuple[str, str, str], Pattern] = {}
-    for (kind, component, _), keys in buckets.items():
-        templates = _templates([tuple(k[2].split(" ")) for k in keys], [distinct[k] for k in keys])
-        for key, template in zip(keys, templates):
-            patterns[key] = Pattern(pattern_id(kind, component, template), template)
+    for (kind, component), keys in by_source.items():
+        messages = [tuple(k[2].split(" ")) for k in keys]
+        local_weights = [distinct[k] for k in keys]
+        buckets: dict[int, list[int]] = defaultdict(list)
+        for i, tokens in enumerate(messages):
+            buckets[len(tokens)].append(i)
+        parts = []
+        for width in sorted(buckets):
+            parts.extend(_positional_parts(messages, local_weights, buckets[width], rules))
+        for members, template in _span_merge(parts, messages, local_weights, rules):
+            anchor = min(members, key=lambda i: (seen[keys[i]], keys[i][2]))
+            pattern = Pattern(pattern_id(kind, component, keys[anchor][2]), template)
+            for i in members:
+                patterns[keys[i]] = pattern
     return [patterns[(item[0] or "", item[1] or "", item[2] or "")] for item in items]

@@ -3,15 +3,19 @@
 The regex is searched in normalized messages, where placeholders such as
 ``<int>`` are literal text. Wildcard positions (``<*>``, from pattern merging)
 become ``[^ ]{1,2000}``: a bounded class that cannot cross a space, so no
-position can backtrack into its neighbour's text.
+position can backtrack into its neighbour's text. A pattern holds at most one
+span (``<**>``, any run of tokens, none included): one bounded lazy run, so a
+search stays linear in the message's length times the template's.
 """
 
 from __future__ import annotations
 
 import re
 
-WILDCARD = "<*>"
+from .grouping import SPAN, WILDCARD
+
 WILDCARD_CLASS = "[^ ]{1,2000}"  # a token of a normalized message (at most 2,000 characters)
+SPAN_RUN = "[\\s\\S]{0,2000}?"  # a run of tokens (the message is at most 2,000 characters here)
 SHORT_PREFIX_CHARS = 120  # try a readable prefix first; grow only if it is ambiguous
 MAX_LITERAL_CHARS = 1200
 
@@ -21,10 +25,23 @@ def escape_literal(text: str) -> str:
     return re.escape(text).replace("\\ ", " ")
 
 
+def _tokens_regex(text: str) -> str:
+    return WILDCARD_CLASS.join(escape_literal(part) for part in text.split(WILDCARD))
+
+
 def _regex_for(template: str, anchored_end: bool) -> str:
-    parts = template.split(WILDCARD)
-    body = WILDCARD_CLASS.join(escape_literal(part) for part in parts)
-    return "\\A" + body + ("\\Z" if anchored_end else "")
+    """Literal text, ``<*>`` classes, and the span: a standalone ``<**>`` takes one of its
+    neighbouring spaces with it, so an empty run leaves no double space to match."""
+    end = "\\Z" if anchored_end else ""
+    if SPAN not in template:
+        return "\\A" + _tokens_regex(template) + end
+    before, after = template.split(SPAN, 1)
+    if before.endswith(" ") or (not before and after.startswith(" ")):
+        run = f"(?: {SPAN_RUN})?" if before else f"(?:{SPAN_RUN} )?"
+        before, after = (before[:-1], after) if before else (before, after[1:])
+    else:
+        run = SPAN_RUN
+    return "\\A" + _tokens_regex(before) + run + _tokens_regex(after) + end
 
 
 def _prefix(template: str, chars: int) -> str:
@@ -45,7 +62,7 @@ def build_message_regex(template: str, own_samples: list[str], other_samples: li
     for chars in (SHORT_PREFIX_CHARS, 300, 600, MAX_LITERAL_CHARS):
         if len(template) > chars:
             prefix = _prefix(template, chars)
-            if prefix.count("<*") != prefix.count(WILDCARD):  # never cut a wildcard in half
+            if prefix.count("<*") != prefix.count(WILDCARD) + prefix.count(SPAN):  # never cut one in half
                 continue
             candidates.append(_regex_for(prefix, anchored_end=False))
     candidates.append(_regex_for(template[:MAX_LITERAL_CHARS], anchored_end=len(template) <= MAX_LITERAL_CHARS))
