@@ -31,6 +31,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 AGENT_CORPUS = Path(__file__).resolve().parent / "data" / "agent_errors.jsonl"
 LOGHUB_SUFFIX = "_2k.log_structured_corrected.csv"
+# Where the labelled Loghub samples sit beside a checkout (research data the project never ships).
+DEFAULT_LOGHUB = ROOT.parent / "shared" / "datasets" / "loghub-2k-dev"
 
 
 def grouping_accuracy(truth: list, predicted: list) -> float:

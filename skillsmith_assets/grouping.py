@@ -39,7 +39,7 @@ class MergeRules:
     # A slot with this many distinct values is a parameter whatever their frequencies.
     min_variable_values: int = 12
     # A slot with at least this many values, most of them rare, is a parameter too.
-    min_rare_values: int = 3
+    min_rare_values: int = 4
     # A value is rare when it comes from one distinct message seen at most this many times.
     rare_weight: int = 3
     # Pass 1: share of equal (non-wildcard) tokens needed to join a cluster.
@@ -48,6 +48,11 @@ class MergeRules:
     span_min_anchors: int = 3
     # and at least this share of the shorter message's tokens.
     span_anchors: float = 0.5
+    # Token rules, switchable so that they too are chosen held out:
+    # a slot whose every value holds a digit, a placeholder or a path separator is a parameter;
+    values_by_shape: bool = True
+    # pass 2 runs (templates of different token counts may join around one slot).
+    spans: bool = True
 
 
 DEFAULT_RULES = MergeRules()
@@ -85,7 +90,7 @@ def _is_variable(values: dict[str, list[int]], rules: MergeRules) -> bool:
     distinct = len(values)
     if distinct >= rules.min_variable_values:
         return True
-    if all(_looks_variable(value) for value in values):
+    if rules.values_by_shape and all(_looks_variable(value) for value in values):
         return True
     if distinct < rules.min_rare_values:
         return False
@@ -93,13 +98,19 @@ def _is_variable(values: dict[str, list[int]], rules: MergeRules) -> bool:
     return rare * 2 > distinct
 
 
-def _is_free_text(values: dict[str, list[int]]) -> bool:
-    """A quoted or bracketed literal whose token count varies is free text, not an identifier.
+def _is_free_text(values: dict[str, list[int]], rules: MergeRules) -> bool:
+    """A marked slot whose values differ in word count holds text, not an identifier.
 
-    Identifiers (keys, field and model names) hold no spaces; text that does,
-    inside one pair of delimiters, is a sentence or a name of a person.
+    Identifiers (keys, field and model names) hold no spaces. A quoted or
+    bracketed literal with a varying number of words is a sentence, a list or a
+    name of a person, however few values were seen. Unquoted text (after a
+    ``key=`` or the last colon) may be a short fixed phrase that names the bug
+    (``connection refused`` vs ``connection reset by peer``), so it is a
+    parameter only with as many values as the rare-value rule asks.
     """
-    return len({value.count(" ") for value in values}) > 1 and _delimited(values)
+    if len({value.count(" ") for value in values}) < 2:
+        return False
+    return _delimited(values) or len(values) >= rules.min_rare_values
 
 
 def _delimited(values) -> bool:
@@ -125,6 +136,13 @@ def _key_prefix(values) -> str:
     return head[: cut + 1]
 
 
+def _is_path(value: str) -> bool:
+    """A path, spaces in its names allowed: it starts and ends inside the path (``/srv/a b/c.csv``),
+    not with words after it (``/etc/a.map: Permission denied`` is a path and an error)."""
+    tokens = value.split(" ")
+    return tokens[0][:1] in ("/", "\\") and all(("/" in t or "\\" in t) for t in (tokens[0], tokens[-1]))
+
+
 def _has_boundary(prefix: list[str], suffix: list[str], values) -> bool:
     """A run of tokens is one value only where something marks where it starts and ends.
 
@@ -137,7 +155,7 @@ def _has_boundary(prefix: list[str], suffix: list[str], values) -> bool:
         return True
     if _key_prefix(values):
         return not any("=" in token for value in values for token in value.split(" ")[1:])
-    if all(value[:1] in ("/", "\\") for value in values):
+    if all(_is_path(value) for value in values):
         return True
     if suffix or not prefix or not prefix[-1].endswith(":"):
         return False
@@ -350,7 +368,7 @@ def _span_merge(parts: list[tuple[list[int], list[str]]], messages, weights,
     for group in groups:
         if group.width is None:
             values = _slot_values(messages, weights, group.members, len(group.prefix), len(group.suffix))
-            if _is_variable(values, rules) or _is_free_text(values):
+            if _is_variable(values, rules) or _is_free_text(values, rules):
                 result.append((group.members, _span_template(group.prefix, group.suffix, values)))
                 continue
         result.extend((parts[k][0], " ".join(parts[k][1])) for k in group.parts)
@@ -395,7 +413,11 @@ def merge_patterns(items: Sequence[tuple[str, str | None, str]], weights: Sequen
         parts = []
         for width in sorted(buckets):
             parts.extend(_positional_parts(messages, local_weights, buckets[width], rules))
-        for members, template in _span_merge(parts, messages, local_weights, rules):
+        if rules.spans:
+            merged = _span_merge(parts, messages, local_weights, rules)
+        else:
+            merged = [(members, " ".join(tokens)) for members, tokens in parts]
+        for members, template in merged:
             anchor = min(members, key=lambda i: (seen[keys[i]], keys[i][2]))
             pattern = Pattern(pattern_id(kind, component, keys[anchor][2]), template)
             for i in members:

@@ -77,11 +77,11 @@ def test_one_pattern_per_item_same_order_and_deterministic():
 
 
 def test_weights_count_occurrences():
-    items = [("E", None, "job failed for alpha"), ("E", None, "job failed for beta"), ("E", None, "job failed for gamma")]
-    rare = merge_patterns(items)  # three values, each seen once: variable
-    frequent = merge_patterns(items, weights=[50, 40, 30])  # three values, each frequent: three bugs
+    items = [("E", None, f"job failed for {name}") for name in ("alpha", "beta", "gamma", "delta")]
+    rare = merge_patterns(items)  # four values, each seen once: variable
+    frequent = merge_patterns(items, weights=[50, 40, 30, 20])  # four values, each frequent: four bugs
     assert len({p.id for p in rare}) == 1
-    assert len({p.id for p in frequent}) == 3
+    assert len({p.id for p in frequent}) == 4
 
 
 def test_pattern_id_is_stable():
