@@ -20,9 +20,9 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import common, ingest_bench, mining_bench, normalize_bench
+from . import common, grouping_bench, ingest_bench, mining_bench, normalize_bench
 
-BENCHMARKS = ("normalize", "ingest", "mining")
+BENCHMARKS = ("grouping", "normalize", "ingest", "mining")
 
 # The targets, checked against the numbers of the same run.
 TARGETS = {
@@ -53,6 +53,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="history and ingest batch sizes, relative: the largest is --history / --events "
                              "(default 1,3,10)")
     parser.add_argument("--only", action="append", choices=BENCHMARKS, help="run only this benchmark (repeatable)")
+    parser.add_argument("--loghub", type=Path, default=grouping_bench.DEFAULT_LOGHUB,
+                        help="labelled Loghub samples for grouping accuracy (default ../shared/datasets/loghub-2k-dev; "
+                             "skipped with a message when absent)")
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--docs", type=Path, default=common.ROOT / "docs",
                         help="where benchmarks.md and benchmarks.png go (default docs/)")
@@ -65,7 +68,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 # Options that only say where output goes: left out of the command quoted in the docs.
-OUTPUT_OPTIONS = {"--docs", "--json", "--workdir", "--no-docs"}
+OUTPUT_OPTIONS = {"--docs", "--json", "--workdir", "--no-docs", "--loghub"}
 
 
 def run_all(args: argparse.Namespace, server: common.BenchServer) -> dict:
@@ -73,6 +76,12 @@ def run_all(args: argparse.Namespace, server: common.BenchServer) -> dict:
     results: dict = {"started": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": common.machine(),
                      "server": {"kind": server.description, **server.settings()}}
     seconds = {}
+    if "grouping" in chosen:
+        start = time.perf_counter()
+        results["grouping"] = grouping_bench.run(args.events, args.loghub, args.workdir)
+        seconds["grouping"] = time.perf_counter() - start
+        print(common.markdown_table(["target", "wanted", "measured", ""], grouping_bench.targets(results["grouping"]))
+              + "\n", flush=True)
     if "normalize" in chosen:
         start = time.perf_counter()
         results["normalize"] = normalize_bench.run(server, args.events, args.slow_events, args.seed)
@@ -102,7 +111,7 @@ def _verdict(ok: bool | None) -> str:
 
 
 def targets(results: dict) -> list[list[str]]:
-    rows = []
+    rows = grouping_bench.targets(results["grouping"]) if results.get("grouping") else []
     norm = results.get("normalize")
     if norm:
         batch = norm["paths"].get("batch", {})
@@ -222,6 +231,10 @@ def command_line(argv: list[str] | None) -> str:
 
 
 def write_docs(results: dict, docs: Path) -> None:
+    if results.get("grouping"):
+        grouping_bench.write_docs(results["grouping"], results["command"], docs / "grouping.md")
+    if not any(results.get(name) for name in ("normalize", "ingest", "mining")):
+        return  # a grouping-only run leaves the speed page as the last full run wrote it
     has_plot = plot(results, docs / "benchmarks.png")
     (docs / "benchmarks.md").write_text(render(results, results["command"], "benchmarks.png" if has_plot else None)
                                         + "\n")
@@ -255,6 +268,10 @@ def render(results: dict, command: str, plot_name: str | None = "benchmarks.png"
     ]
     if plot_name:
         lines += [f"![tick vs history, ingest vs batch size, normalizers]({plot_name})", ""]
+    if results.get("grouping"):
+        lines += ["## Grouping", "", "Accuracy held out, the agent corpus, Sentry's types, id stability and "
+                  "`skillsmith group` against Drain3: [`docs/grouping.md`](grouping.md#measured) "
+                  "(written by the same run).", ""]
     if results.get("normalize"):
         n = results["normalize"]
         lines += [

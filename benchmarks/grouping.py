@@ -169,15 +169,20 @@ def _timed(command: list[str], stdin_path: Path) -> dict:
     return {"seconds": wall, "max_rss_mb": rss}
 
 
-def throughput(count: int, workdir: Path) -> dict:
+def throughput(count: int, workdir: Path, runs: int = 3) -> dict:
+    """Both commands in turn (ours, Drain3, ours, ...) ``runs`` times each; the median run of each counts."""
     events = workdir / f"events_{count}.jsonl"
     if not events.exists():
         write_events(events, count)
     python = sys.executable
     skillsmith = str(Path(python).with_name("skillsmith"))
-    ours = _timed([skillsmith, "group"], events)
-    drain = _timed([python, "-m", "benchmarks.grouping", "--drain3-cli", str(events)], events)
-    return {"events": count, "skillsmith_group": ours, "drain3": drain,
+    ours_runs, drain_runs = [], []
+    for _ in range(runs):
+        ours_runs.append(_timed([skillsmith, "group"], events))
+        drain_runs.append(_timed([python, "-m", "benchmarks.grouping", "--drain3-cli", str(events)], events))
+    ours = sorted(ours_runs, key=lambda r: r["seconds"])[len(ours_runs) // 2]
+    drain = sorted(drain_runs, key=lambda r: r["seconds"])[len(drain_runs) // 2]
+    return {"events": count, "runs": runs, "skillsmith_group": ours, "drain3": drain,
             "skillsmith_eps": count / ours["seconds"], "drain3_eps": count / drain["seconds"],
             "speedup": drain["seconds"] / ours["seconds"]}
 

@@ -68,8 +68,10 @@ def build_signatures(conn, as_of: datetime) -> tuple[int, int]:
     rollup.serialize_mining(conn)
     count = rollup.refresh_signatures(conn, as_of)
     rows = rollup.signature_rows(conn)
-    patterns = merge_patterns([(kind, component, norm) for _, kind, component, norm, _ in rows],
-                              weights=[hits for *_, hits in rows])
+    # A pattern's id comes from its earliest-seen signature, so it holds while the pattern grows.
+    patterns = merge_patterns([(kind, component, norm) for _, kind, component, norm, _, _ in rows],
+                              weights=[row[4] for row in rows],
+                              first_seen=[(row[5] is None, row[5] or 0) for row in rows])
     rollup.assign_patterns(conn, [(row[0], p.id, p.template) for row, p in zip(rows, patterns)])
     return count, len({p.id for p in patterns})
 

@@ -127,10 +127,11 @@ def refresh_signatures(conn, as_of: datetime) -> int:
         return cur.rowcount
 
 
-def signature_rows(conn) -> list[tuple[str, str, str | None, str, int]]:
-    """(fp, kind, component, norm_msg, hits_30d) of every signature, in a stable order."""
+def signature_rows(conn) -> list[tuple]:
+    """(fp, kind, component, norm_msg, hits_30d, first_seen) of every signature, in a stable order."""
     with conn.cursor() as cur:
-        cur.execute("SELECT fp::text, kind, component, norm_msg, hits_30d FROM error_signatures ORDER BY fp")
+        cur.execute("SELECT fp::text, kind, component, norm_msg, hits_30d, first_seen FROM error_signatures "
+                    "ORDER BY fp")
         return cur.fetchall()
 
 
