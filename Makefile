@@ -7,7 +7,7 @@ export SKILLSMITH_HOME ?= $(CURDIR)/.skillsmith
 # The local Dagster instance, shared by `make dev` and `skillsmith mine` (which defaults to it).
 DEV_DAGSTER_HOME ?= $(SKILLSMITH_HOME)/dagster_home
 
-.PHONY: install demo test bench dev skills-db-setup skills-mine retrain stats clean
+.PHONY: install demo test faults bench dev skills-db-setup skills-mine retrain stats clean
 
 # The compiled engines are built by the editable install: rebuild when their sources change.
 $(STAMP): pyproject.toml setup.py $(wildcard skillsmith_assets/*.c)
@@ -40,6 +40,10 @@ dev: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# The fault suite alone (it is part of `make test` too): servers started, stopped and killed under load.
+faults: $(STAMP)
+	$(BIN)/python -m pytest -q tests/test_faults.py
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks

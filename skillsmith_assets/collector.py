@@ -10,6 +10,8 @@ for mining without waiting for the next normalization run.
 
 from __future__ import annotations
 
+import uuid
+
 from . import db
 from .events import parse_event
 from .normalize import normalize_event
@@ -35,11 +37,15 @@ def _store(conn, params: dict):
 def ingest_error(event: dict, conn=None) -> dict:
     """Store ``event`` and return it with ``id``, ``ts``, ``norm_error``, ``kind``, ``fingerprint``.
 
+    Every call stores a new row: the same error logged five times is five hits.
+    To make retries safe, give the event an ``id`` (or ``event_id``): a second
+    call with the same id stores nothing and returns the first row.
+
     Raises ``events.RejectedEvent`` for an invalid event and ``db.DatabaseError``
     when the database cannot be reached. Pass ``conn`` to reuse a connection
     (the caller commits); otherwise one is opened and committed here.
     """
-    parsed = parse_event(event)
+    parsed = parse_event(event, origin=f"call:{uuid.uuid4()}")
     normalized = normalize_event(parsed.error, parsed.component)
     params = {
         "ts": parsed.ts,

@@ -13,7 +13,7 @@ import os
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote, urlsplit
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 SUPABASE_VARS = ("SUPABASE_DB_HOST", "SUPABASE_DB_USER", "SUPABASE_DB_PASSWORD", "SUPABASE_DB_NAME", "SUPABASE_DB_PORT")
@@ -36,13 +36,46 @@ class DatabaseTarget:
         return f"postgresql+psycopg2://{rest}" if scheme in ("postgres", "postgresql") else self.url
 
     def redacted(self) -> str:
-        """The URL without its password, for messages and logs."""
-        scheme, rest = self.url.split("://", 1)
-        if "@" in rest:
-            creds, host = rest.rsplit("@", 1)
-            user = creds.split(":", 1)[0]
-            return f"{scheme}://{user}:***@{host}" if ":" in creds else f"{scheme}://{user}@{host}"
-        return self.url
+        """The connection string without its secrets, for messages and logs."""
+        return redact_dsn(self.url)
+
+
+# libpq's connection parameters that hold a secret.
+SECRET_PARAMETERS = frozenset({"password", "sslpassword"})
+HIDDEN = "***"
+
+
+def redact_dsn(dsn: str) -> str:
+    """A libpq URL or ``key=value`` string with every password hidden; never raises.
+
+    libpq takes a password in the URL's user info, as a query parameter
+    (``?password=``) or as a ``password=`` keyword, quoted or not.
+    """
+    try:
+        if "://" in dsn.split("?", 1)[0]:
+            return _redact_url(dsn)
+        from psycopg2.extensions import make_dsn, parse_dsn
+
+        params = parse_dsn(dsn)
+        return make_dsn(**{k: HIDDEN if k in SECRET_PARAMETERS else v for k, v in params.items()})
+    except Exception:  # not parseable: say nothing of it beyond its scheme
+        return dsn.split("://", 1)[0] + "://" + HIDDEN if "://" in dsn else "(connection string hidden)"
+
+
+def _redact_url(url: str) -> str:
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, hosts = netloc.rsplit("@", 1)
+        user = userinfo.split(":", 1)[0]
+        netloc = f"{user}:{HIDDEN}@{hosts}" if ":" in userinfo else f"{user}@{hosts}"
+    query = "&".join(
+        f"{quote(key, safe='')}={HIDDEN if key.lower() in SECRET_PARAMETERS else quote(value, safe='/:,')}"
+        for key, value in parse_qsl(parts.query, keep_blank_values=True)
+    )
+    # built by hand: urlunsplit drops the "//" of an empty host (postgresql:///db?host=/socket/dir)
+    return (f"{parts.scheme}://{netloc}{parts.path}" + (f"?{query}" if query else "")
+            + (f"#{parts.fragment}" if parts.fragment else ""))
 
 
 def skillsmith_home() -> Path:
@@ -107,15 +140,40 @@ def resolve_target() -> DatabaseTarget:
     )
 
 
+def connection_parameters(target: DatabaseTarget) -> dict:
+    """libpq parameters of the target, in UTC, keeping the target's own ``options``.
+
+    ``options=-c timezone=UTC`` passed beside a URL would replace the URL's own
+    ``options`` (say ``-c search_path=app``), so the two are merged instead.
+    """
+    from psycopg2 import ProgrammingError
+    from psycopg2.extensions import parse_dsn
+
+    try:
+        params = parse_dsn(target.url)
+    except ProgrammingError:
+        raise DatabaseError(
+            f"The connection string from {target.source} is neither a postgresql:// URL nor libpq "
+            f"key=value pairs. What to check: {target.hint}."
+        ) from None
+    params["options"] = " ".join(filter(None, [params.get("options", "").strip(), "-c timezone=UTC"]))
+    params.setdefault("connect_timeout", "10")
+    return params
+
+
 def connect(target: DatabaseTarget | None = None):
     """A psycopg2 connection in UTC; raises DatabaseError naming the source on failure."""
     import psycopg2
 
     target = target or resolve_target()
+    params = connection_parameters(target)
     try:
-        conn = psycopg2.connect(target.url, connect_timeout=10, options="-c timezone=UTC")
+        conn = psycopg2.connect(**params)
     except psycopg2.OperationalError as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        for name in SECRET_PARAMETERS:
+            if params.get(name):
+                reason = reason.replace(params[name], HIDDEN)
         raise DatabaseError(
             f"Cannot connect to the database from {target.source} ({target.redacted()}): {reason}. "
             f"What to check: {target.hint}."
@@ -125,11 +183,23 @@ def connect(target: DatabaseTarget | None = None):
 
 @contextmanager
 def connection(target: DatabaseTarget | None = None):
-    """A connection that commits on success, rolls back on error, and always closes."""
+    """A connection that commits on success, rolls back on error, and always closes.
+
+    When the server went away, the rollback fails too; that second error would hide
+    the first (which says why), so it is dropped.
+    """
+    import psycopg2
+
     conn = connect(target)
     try:
-        with conn:
-            yield conn
+        yield conn
+        conn.commit()
+    except BaseException:
+        try:
+            conn.rollback()
+        except psycopg2.Error:
+            pass
+        raise
     finally:
         conn.close()
 

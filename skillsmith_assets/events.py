@@ -30,19 +30,25 @@ class Event:
     tags: list[str] | None
     ts: datetime | None  # None: stamped when stored
     source_id: str | None
+    origin: str | None = None  # where it came from: "<file>:<line>", or one collector call
 
     @property
     def key(self) -> str:
-        """Same event, same key: the source's id if it gave one, else a digest of the content.
+        """The idempotency key: the source's own id if it gave one, else where the event came from.
 
-        Events without ``ts`` or ``id`` that are otherwise identical share a key.
+        Never the content alone: a recurring error logged twice without ``ts`` or
+        ``id`` is two events. Re-reading the same line of the same file gives the
+        same key (so re-loading a file adds nothing); the content is part of the
+        key too, so a line that changed in place is loaded, not lost.
         """
         if self.source_id is not None:
             # the text json.dumps(["id", source_id]) makes, without building a list (ingest's hot path)
             material = '["id", ' + _json_string(self.source_id) + "]"
-        else:
+        elif self.origin is not None:
             ts = self.ts.isoformat() if self.ts else None
-            material = json.dumps([ts, self.component, self.error, self.tags], ensure_ascii=False)
+            material = json.dumps([self.origin, ts, self.component, self.error, self.tags], ensure_ascii=False)
+        else:
+            raise ValueError("an event without an id needs an origin to be keyed")
         h = hashlib.sha256(material.encode("utf-8")).hexdigest()
         return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"  # str(uuid.UUID(h[:32])), 5x cheaper
 
@@ -89,7 +95,7 @@ def json_problem(exc: Exception) -> str:
     return f"not JSON: {getattr(exc, 'msg', None) or str(exc).split(';')[0]}"
 
 
-def parse_event(obj, check_unicode: bool = True) -> Event:
+def parse_event(obj, check_unicode: bool = True, origin: str | None = None) -> Event:
     """Validate one decoded JSON value; NUL bytes are replaced visibly (Postgres text cannot hold them)."""
     if not isinstance(obj, dict):
         raise RejectedEvent(f"expected a JSON object, got {type(obj).__name__}")
@@ -122,10 +128,11 @@ def parse_event(obj, check_unicode: bool = True) -> Event:
         tags=tags,
         ts=parse_ts(obj.get("ts")),
         source_id=strip_nul(str(source_id)) if source_id is not None else None,
+        origin=origin,
     )
 
 
-def parse_line(line: bytes | str) -> Event:
+def parse_line(line: bytes | str, origin: str | None = None) -> Event:
     """One JSON-lines line to an Event, or RejectedEvent saying what is wrong with it."""
     if isinstance(line, bytes):
         try:
@@ -137,4 +144,4 @@ def parse_line(line: bytes | str) -> Event:
     except (ValueError, RecursionError) as exc:
         raise RejectedEvent(json_problem(exc)) from None
     # Valid UTF-8 holds no surrogates: only a "\\u" escape can make one.
-    return parse_event(obj, check_unicode="\\u" in line)
+    return parse_event(obj, check_unicode="\\u" in line, origin=origin)

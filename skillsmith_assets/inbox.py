@@ -48,6 +48,7 @@ def load_day(conn, folder: Path, day: date) -> tuple[IngestReport, list[str]]:
     for path in files_for_day(folder, day):
         opener = gzip.open if path.name.endswith(".gz") else open
         with opener(path, "rb") as handle:
-            total.add(ingest_stream(conn, handle, str(path)))
+            # keyed by the file's name, so a moved inbox folder does not load its files twice
+            total.add(ingest_stream(conn, handle, str(path), origin=f"inbox:{path.name}"))
         names.append(path.name)
     return total, names

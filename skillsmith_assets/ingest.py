@@ -1,13 +1,15 @@
 """Bulk load of JSON-lines events into ``agent_errors`` through COPY.
 
 Each file loads in one transaction: a crash leaves none of it behind, and
-re-loading adds nothing (rows are keyed by ``events.Event.key``). A bad line is
-reported with its number and skipped; the rest of the file goes on.
+re-loading adds nothing (rows are keyed by ``events.Event.key``: the event's own
+id, else the file and line it came from). A bad line is reported with its number
+and skipped; the rest of the file goes on.
 """
 
 from __future__ import annotations
 
 import io
+import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -42,11 +44,13 @@ class IngestReport:
     loaded: int = 0
     duplicates: int = 0
     rejected: list[Rejection] = field(default_factory=list)
+    unreadable: list[tuple[str, str]] = field(default_factory=list)  # (input, why it could not be read)
 
     def add(self, other: "IngestReport") -> None:
         self.loaded += other.loaded
         self.duplicates += other.duplicates
         self.rejected.extend(other.rejected)
+        self.unreadable.extend(other.unreadable)
 
     def summary(self) -> str:
         return f"loaded {self.loaded}, already present {self.duplicates}, rejected {len(self.rejected)}"
@@ -81,8 +85,15 @@ def _flush(cur, rows: list[str]) -> tuple[int, int]:
     return inserted, len(rows) - inserted
 
 
-def ingest_stream(conn, stream: BinaryIO, source: str, progress: Callable[[int], None] | None = None) -> IngestReport:
-    """Load one JSON-lines stream in one transaction (the caller's connection commits)."""
+def ingest_stream(conn, stream: BinaryIO, source: str, progress: Callable[[int], None] | None = None,
+                  origin: str | None = None) -> IngestReport:
+    """Load one JSON-lines stream in one transaction (the caller's connection commits).
+
+    ``source`` names the stream in reports; ``origin`` (default: ``source``) is the
+    stable name its events are keyed by, with their line numbers: a file's
+    absolute path, so loading it again from another directory adds nothing.
+    """
+    origin = origin or source
     report = IngestReport()
     rows: list[str] = []
     with conn.cursor() as cur:
@@ -92,7 +103,7 @@ def ingest_stream(conn, stream: BinaryIO, source: str, progress: Callable[[int],
             if not line.strip():
                 continue
             try:
-                rows.append(copy_row(parse_line(line)))
+                rows.append(copy_row(parse_line(line, f"{origin}:{number}")))
             except RejectedEvent as exc:
                 report.rejected.append(Rejection(source, number, str(exc)))
                 continue
@@ -131,18 +142,39 @@ class TerminalProgress:
             self.stream.flush()
 
 
+def _unreadable(exc: OSError) -> str:
+    """Why an input could not be read, in a few words."""
+    if isinstance(exc, IsADirectoryError):
+        return "is a directory (give the files in it, e.g. DIR/*.jsonl)"
+    if isinstance(exc, FileNotFoundError):
+        return "no such file"
+    if isinstance(exc, PermissionError):
+        return "permission denied"
+    return exc.strerror or type(exc).__name__
+
+
 def ingest_files(conn_factory, paths: Iterable[str], stdin: BinaryIO | None = None, show_progress: bool = True) -> IngestReport:
-    """Load each path (``-`` for stdin) in its own transaction."""
+    """Load each path (``-`` for stdin) in its own transaction.
+
+    An input that cannot be opened is reported in ``unreadable`` and the others
+    still load; one that fails while being read loads nothing of itself.
+    """
     total = IngestReport()
     for path in paths:
         progress = TerminalProgress(path) if show_progress else None
-        with conn_factory() as conn:
+        try:
             if path == "-":
-                report = ingest_stream(conn, stdin or sys.stdin.buffer, "<stdin>", progress)
+                with conn_factory() as conn:
+                    report = ingest_stream(conn, stdin or sys.stdin.buffer, "<stdin>", progress)
             else:
-                with open(path, "rb") as handle:
-                    report = ingest_stream(conn, handle, path, progress)
-        if progress:
-            progress.done()
+                if os.path.isdir(path):
+                    raise IsADirectoryError(path)
+                with open(path, "rb") as handle, conn_factory() as conn:
+                    report = ingest_stream(conn, handle, path, progress, origin=os.path.realpath(path))
+        except OSError as exc:
+            report = IngestReport(unreadable=[(path, _unreadable(exc))])
+        finally:
+            if progress:
+                progress.done()
         total.add(report)
     return total

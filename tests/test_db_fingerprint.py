@@ -216,13 +216,15 @@ def test_collector_stores_and_returns_the_normalized_event(database, conn):
                    result["norm_error"], result["fingerprint"], "KeyError", normalize_rules.RULES_VERSION)
 
 
-def test_collector_same_event_twice_is_stored_once(database, conn):
+def test_collector_stores_every_call_and_dedupes_by_id(database, conn):
     event = {"error": "ValueError: x", "ts": "2026-01-01T00:00:00Z", "component": "c"}
-    first, second = ingest_error(event), ingest_error(event)
-    assert first["id"] == second["id"]
+    first, second = ingest_error(event), ingest_error(event)  # the same error, reported twice
+    assert first["id"] != second["id"]
+    retried = [ingest_error({**event, "id": "req-42"}) for _ in range(2)]  # one event, sent twice
+    assert retried[0]["id"] == retried[1]["id"]
     with conn.cursor() as cur:
         cur.execute("SELECT count(*) FROM agent_errors")
-        assert cur.fetchone()[0] == 1
+        assert cur.fetchone()[0] == 3
 
 
 def test_collector_rejects_an_invalid_event(database):
@@ -256,20 +258,20 @@ def test_ingest_file_with_bad_lines_duplicates_nul_and_huge_message(database, co
     lines.insert(4, json.dumps({"error": "x", "tags": "not-a-list"}))
     lines.insert(5, '{"error": "half a pair \\ud800 of surrogates"}')  # valid JSON, not valid Unicode
     lines.insert(6, '{"error": "x", "n": ' + "9" * 5000 + "}")  # json.loads refuses with a ValueError
-    lines.append(json.dumps(good[0]))  # duplicate within the file
+    lines.append(json.dumps(good[0]))  # the same error again, on its own line: a second event
     path = tmp_path / "events.jsonl"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
     result = run_cli("ingest", str(path))
     assert result.returncode == 0, result.stderr
-    assert "loaded 4, already present 1, rejected 6" in result.stdout
+    assert "loaded 5, already present 0, rejected 6" in result.stdout
     for number in (2, 3, 4, 5, 6, 7):
         assert f"events.jsonl:{number}: rejected" in result.stderr
     assert "lone surrogate" in result.stderr and "4300 digits" in result.stderr
     with conn.cursor() as cur:
         cur.execute("SELECT error, component, tags, ts FROM agent_errors ORDER BY id")
         rows = cur.fetchall()
-    assert [r[0] for r in rows] == [good[0]["error"], good[1]["error"], "NUL here:\u2400:end", huge]
+    assert [r[0] for r in rows] == [good[0]["error"], good[1]["error"], "NUL here:\u2400:end", huge, good[0]["error"]]
     assert rows[0][2] == ["a", 'q"uote', "back\\slash"]
     assert rows[2][1] == "nul\u2400comp"
     assert rows[1][3] == datetime.fromtimestamp(1762509600, tz=timezone.utc)
@@ -278,7 +280,7 @@ def test_ingest_file_with_bad_lines_duplicates_nul_and_huge_message(database, co
     again = run_cli("ingest", str(path))
     assert "loaded 0, already present 5, rejected 6" in again.stdout
     conn.rollback()
-    assert _count(conn) == 4
+    assert _count(conn) == 5
 
 
 def test_ingest_from_stdin_and_missing_file(database, conn):

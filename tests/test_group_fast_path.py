@@ -192,14 +192,15 @@ def _events(count: int) -> bytes:
 
 
 def test_cli_rejections_keep_their_place_and_set_the_exit_status():
-    payload = _events(3) + b"\n[1]\n" + b'{"error": "x", "component": 7}\r\n' + _events(1)
+    # four names, each seen once: a parameter (four rare values), so one pattern
+    payload = _events(4) + b"\n[1]\n" + b'{"error": "x", "component": 7}\r\n' + _events(1)
     result = run_cli("group", input=payload)
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert result.returncode == 1
-    assert lines[3] == {"line": 5, "rejected": "expected a JSON object, got list"}
-    assert lines[4] == {"line": 6, "rejected": "'component' must be a string"}
+    assert lines[4] == {"line": 6, "rejected": "expected a JSON object, got list"}
+    assert lines[5] == {"line": 7, "rejected": "'component' must be a string"}
     assert result.stderr.decode().splitlines() == [
-        "line 5: rejected: expected a JSON object, got list", "line 6: rejected: 'component' must be a string"]
+        "line 6: rejected: expected a JSON object, got list", "line 7: rejected: 'component' must be a string"]
     assert len({line["pattern"] for line in lines if "pattern" in line}) == 1
 
 

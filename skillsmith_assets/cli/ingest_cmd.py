@@ -12,6 +12,9 @@ def ingest(files, rejects):
     """Load JSON-lines events from FILES (or - for stdin) into agent_errors.
 
     Ends with counts: loaded, already present, rejected. Loading a file twice adds nothing.
+    Exit status: 0 when every input was read (rejected lines are reported, not fatal);
+    1 when an input could not be read (the others are still loaded and counted);
+    2 when the database cannot be reached.
     """
     import json
 
@@ -19,10 +22,9 @@ def ingest(files, rejects):
     from ..ingest import ingest_files
 
     db.apply_schema()
-    try:
-        report = ingest_files(db.connection, files)
-    except FileNotFoundError as exc:
-        raise click.ClickException(f"no such file: {exc.filename}") from None
+    report = ingest_files(db.connection, files)
+    for path, reason in report.unreadable:
+        click.echo(f"skillsmith ingest: {path}: {reason}; nothing loaded from it (exit status 1)", err=True)
     for rejection in report.rejected[:MAX_LISTED]:
         click.echo(f"{rejection.source}:{rejection.line}: rejected: {rejection.reason}", err=True)
     if len(report.rejected) > MAX_LISTED:
@@ -32,5 +34,7 @@ def ingest(files, rejects):
         with open(rejects, "w", encoding="utf-8") as handle:
             for r in report.rejected:
                 handle.write(json.dumps({"source": r.source, "line": r.line, "reason": r.reason}) + "\n")
-    click.echo(report.summary())
-    # Rejected lines are reported, never fatal: the exit status is 0 once the files are loaded.
+    click.echo(report.summary() + (f", unreadable inputs {len(report.unreadable)}" if report.unreadable else ""))
+    # Rejected lines are reported, never fatal; an input that could not be read is.
+    if report.unreadable:
+        raise SystemExit(1)

@@ -20,6 +20,27 @@ def dagster_instance():
     return dg.DagsterInstance.get()
 
 
+def failure_cause(error) -> str:
+    """One line naming the cause of a failed step: the innermost error's class and first line."""
+    import re
+
+    from ..defs.operations import user_error
+    from ..secrets import scrub_secrets
+
+    root = user_error(error)
+    if root is None:
+        return "unknown error"
+    lines = (root.message or "").strip().splitlines()
+    text = lines[0] if lines else ""
+    name = (root.cls_name or "").rsplit(".", 1)[-1]
+    qualified = re.match(r"(?:[\w]+\.)*" + re.escape(name) + ": ", text) if name else None
+    if qualified:  # "skillsmith_assets.db.DatabaseError: ..." -> "DatabaseError: ..."
+        text = f"{name}: {text[qualified.end():]}"
+    elif name:
+        text = f"{name}: {text}"
+    return scrub_secrets(text)
+
+
 def run_mining(min_hits: int, top_n: int, days: int = 30) -> bool:
     """Materialize the whole graph in-process for the last ``days`` days; print what it proposed."""
     from datetime import datetime, timedelta, timezone
@@ -31,6 +52,8 @@ def run_mining(min_hits: int, top_n: int, days: int = 30) -> bool:
     from ..paths import proposed_dir
     from .output import CANDIDATE_COLUMNS, table
 
+    # An unreachable store is one clear line (exit status 2), before any run starts.
+    db.apply_schema(db.resolve_target())
     today = datetime.now(timezone.utc).date()
     first = max(today - timedelta(days=days), mining.daily_partitions.start.date())
     result = dg.materialize(
@@ -40,17 +63,19 @@ def run_mining(min_hits: int, top_n: int, days: int = 30) -> bool:
         tags=mining.window_tags(first.isoformat(), today.isoformat()),
         run_config={
             "ops": {"error_candidates": {"config": {"min_hits": min_hits, "top_n": top_n}}},
-            # The run's events are in the instance (and the UI); the terminal gets warnings only.
-            "loggers": {"console": {"config": {"log_level": "WARNING"}}},
+            # The run's events, traces included, are in the instance (and the UI); the terminal
+            # gets the one-line cause below instead of Dagster's framed traces.
+            "loggers": {"console": {"config": {"log_level": "CRITICAL"}}},
         },
         raise_on_error=False,
     )
     if not result.success:
         for event in result.all_events:
             if event.is_step_failure:
-                error = event.step_failure_data.error
-                click.echo(f"Mining failed in {event.step_key}: {error.message.strip() if error else 'unknown error'}",
+                click.echo(f"Mining failed in {event.step_key}: {failure_cause(event.step_failure_data.error)}",
                            err=True)
+        click.echo(f"Run {result.run_id[:8]} holds the full trace (make dev shows it). Nothing of the failed "
+                   "steps was committed; run the command again once the cause is fixed.", err=True)
         return False
     metadata = {}
     for event in result.get_asset_materialization_events():

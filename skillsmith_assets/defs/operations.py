@@ -88,14 +88,18 @@ def _partition(run: dg.DagsterRun) -> str | None:
     return None
 
 
+def user_error(error):
+    """The user's error inside Dagster's wrappers (a SerializableErrorInfo), or None."""
+    root = error
+    while root is not None and root.cause is not None and (root.cls_name or "").startswith("Dagster"):
+        root = root.cause
+    return root
+
+
 def _error_text(error) -> str:
     """The user's error with its own stack and causes; Dagster's wrapper adds only framework frames."""
-    if error is None:
-        return ""
-    root = error
-    while root.cause is not None and (root.cls_name or "").startswith("Dagster"):
-        root = root.cause
-    return root.to_string().strip()
+    root = user_error(error)
+    return root.to_string().strip() if root is not None else ""
 
 
 def _failed_checks(records) -> list[str]:
