@@ -70,7 +70,9 @@ class Cluster:
 
     def stop(self, mode: str = "fast") -> None:
         """``immediate`` drops every connection at once, as a crash or a failover would."""
-        self._run(["pg_ctl", "-D", str(self.data), "-w", "-m", mode, "stop"], check=False)
+        result = self._run(["pg_ctl", "-D", str(self.data), "-w", "-m", mode, "stop"], check=False)
+        if self.running():
+            raise RuntimeError(f"the server did not stop: {result.stdout} {result.stderr}")
 
     def running(self) -> bool:
         return self._run(["pg_ctl", "-D", str(self.data), "status"], check=False).returncode == 0
