@@ -1,5 +1,9 @@
 """Bulk load of JSON-lines events into ``agent_errors`` through COPY.
 
+Rows are stored complete: each chunk of events goes through the batch
+normalizer first (``norm_error``, ``kind``, ``fingerprint``, ``normalizer_version``
+filled), as the collector does for one event, so mining never rewrites them.
+
 Each file loads in one transaction: a crash leaves none of it behind, and
 re-loading adds nothing (rows are keyed by ``events.Event.key``: the event's own
 id, else the file and line it came from). A bad line is reported with its number
@@ -15,19 +19,23 @@ import time
 from dataclasses import dataclass, field
 from typing import BinaryIO, Callable, Iterable
 
+from .batch_normalize import normalize_batch
 from .events import Event, RejectedEvent, parse_line
+from .normalize import Normalized
 
 CHUNK_ROWS = 20_000
 
+_COLUMNS = "ts, error, component, tags, event_key, norm_error, kind, fingerprint, normalizer_version"
 _STAGING = """
 CREATE TEMP TABLE IF NOT EXISTS skillsmith_ingest_staging (
-    ts timestamptz, error text, component text, tags text[], event_key uuid
+    ts timestamptz, error text, component text, tags text[], event_key uuid,
+    norm_error text, kind text, fingerprint uuid, normalizer_version integer
 ) ON COMMIT DELETE ROWS
 """
 
-_MERGE = """
-INSERT INTO agent_errors (ts, error, component, tags, event_key)
-SELECT coalesce(ts, now()), error, component, tags, event_key FROM skillsmith_ingest_staging
+_MERGE = f"""
+INSERT INTO agent_errors ({_COLUMNS})
+SELECT coalesce(ts, now()), {_COLUMNS.split(", ", 1)[1]} FROM skillsmith_ingest_staging
 ON CONFLICT (event_key) DO NOTHING
 """
 
@@ -65,24 +73,27 @@ def _array_literal(tags: list[str]) -> str:
     return "{" + ",".join('"' + t.replace("\\", "\\\\").replace('"', '\\"') + '"' for t in tags) + "}"
 
 
-def copy_row(event: Event) -> str:
+def copy_row(event: Event, normalized: Normalized) -> str:
+    """One complete row in COPY's text format (the columns of ``_COLUMNS``)."""
     ts = event.ts.isoformat() if event.ts else "\\N"
     component = copy_text(event.component) if event.component is not None else "\\N"
     tags = copy_text(_array_literal(event.tags)) if event.tags is not None else "\\N"
-    return f"{ts}\t{copy_text(event.error)}\t{component}\t{tags}\t{event.key}\n"
+    return (f"{ts}\t{copy_text(event.error)}\t{component}\t{tags}\t{event.key}\t"
+            f"{copy_text(normalized.norm_error)}\t{copy_text(normalized.kind)}\t{normalized.fingerprint}\t"
+            f"{normalized.normalizer_version}\n")
 
 
-def _flush(cur, rows: list[str]) -> tuple[int, int]:
-    if not rows:
+def _flush(cur, events: list[Event]) -> tuple[int, int]:
+    """Normalize a chunk with the batch engine and store it; (inserted, already present)."""
+    if not events:
         return 0, 0
-    cur.copy_expert(
-        "COPY skillsmith_ingest_staging (ts, error, component, tags, event_key) FROM STDIN",
-        io.StringIO("".join(rows)),
-    )
+    results = normalize_batch([e.error for e in events], [e.component for e in events])
+    cur.copy_expert(f"COPY skillsmith_ingest_staging ({_COLUMNS}) FROM STDIN",
+                    io.StringIO("".join(copy_row(e, n) for e, n in zip(events, results))))
     cur.execute(_MERGE)
     inserted = cur.rowcount
     cur.execute("TRUNCATE skillsmith_ingest_staging")
-    return inserted, len(rows) - inserted
+    return inserted, len(events) - inserted
 
 
 def ingest_stream(conn, stream: BinaryIO, source: str, progress: Callable[[int], None] | None = None,
@@ -95,7 +106,7 @@ def ingest_stream(conn, stream: BinaryIO, source: str, progress: Callable[[int],
     """
     origin = origin or source
     report = IngestReport()
-    rows: list[str] = []
+    rows: list[Event] = []
     with conn.cursor() as cur:
         cur.execute(_STAGING)
         cur.execute("TRUNCATE skillsmith_ingest_staging")
@@ -103,7 +114,7 @@ def ingest_stream(conn, stream: BinaryIO, source: str, progress: Callable[[int],
             if not line.strip():
                 continue
             try:
-                rows.append(copy_row(parse_line(line, f"{origin}:{number}")))
+                rows.append(parse_line(line, f"{origin}:{number}"))
             except RejectedEvent as exc:
                 report.rejected.append(Rejection(source, number, str(exc)))
                 continue

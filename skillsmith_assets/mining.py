@@ -48,10 +48,11 @@ def load_raw(conn, start: datetime, end: datetime, inbox: Path | None) -> RawRep
 
 
 def normalize_window(conn, start: datetime, end: datetime) -> tuple[int, int]:
-    """Normalize what is missing or stale, then rewrite each day's counts; (rows normalized, fingerprints)."""
+    """Normalize the window's rows that are missing a fingerprint or stale (rows come normalized
+    from ingest, so normally none), then add every change since the last run into the daily
+    counts; (rows normalized, counts touched)."""
     normalized = rollup.normalize_rows(conn, start, end)
-    fingerprints = sum(rollup.count_day(conn, day) for day in days_between(start, end))
-    return normalized, fingerprints
+    return normalized, rollup.apply_count_deltas(conn)
 
 
 def unnormalized_rows(conn, start: datetime, end: datetime) -> int:

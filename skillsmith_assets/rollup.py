@@ -73,20 +73,25 @@ def normalize_rows(conn, start: datetime, end: datetime) -> int:
 
 
 def count_day(conn, day: date) -> int:
-    """Rewrite one day's per-fingerprint counts; returns the number of fingerprints."""
+    """Recount one day from its rows (a repair; mining adds deltas instead); returns the fingerprints.
+
+    The day's pending deltas are dropped in the same statement that counts its rows, so
+    the two agree on which rows exist (one snapshot) and nothing is counted twice.
+    """
     start, end = day_bounds(day)
     with conn.cursor() as cur:
         cur.execute("DELETE FROM error_daily_counts WHERE day = %s", (day,))
         cur.execute(
             """
-            INSERT INTO error_daily_counts (day, fp, component, kind, norm_msg, hits, first_seen, last_seen, tags)
-            WITH g AS (  -- one pass over the day; tags are gathered from its few (fingerprint, tags) groups
+            WITH consumed AS (DELETE FROM error_count_deltas WHERE day = %(day)s),
+            g AS (  -- one pass over the day; tags are gathered from its few (fingerprint, tags) groups
                 SELECT fingerprint, tags, count(*) AS n, min(component) AS component, min(kind) AS kind,
                        min(norm_error) AS norm_error, min(ts) AS first_seen, max(ts) AS last_seen
                   FROM agent_errors
                  WHERE ts >= %(start)s AND ts < %(end)s AND fingerprint IS NOT NULL
                  GROUP BY fingerprint, tags
             )
+            INSERT INTO error_daily_counts (day, fp, component, kind, norm_msg, hits, first_seen, last_seen, tags)
             SELECT %(day)s, g.fingerprint, min(g.component), min(g.kind), min(g.norm_error),
                    sum(g.n), min(g.first_seen), max(g.last_seen),
                    coalesce((SELECT array_agg(DISTINCT t ORDER BY t)
@@ -98,6 +103,45 @@ def count_day(conn, day: date) -> int:
             {"day": day, "start": start, "end": end},
         )
         return cur.rowcount
+
+
+# Adds every pending delta into the daily counts in one statement (one snapshot): the deltas it
+# deletes are exactly the ones it adds. A (day, fingerprint) left with no hits is removed.
+_APPLY_DELTAS = """
+WITH d AS (DELETE FROM error_count_deltas RETURNING *),
+sums AS (
+    SELECT day, fp, min(component) AS component, min(kind) AS kind, min(norm_msg) AS norm_msg, sum(hits) AS hits,
+           -- rows that went away (negative hits) never widen first/last seen
+           coalesce(min(first_seen) FILTER (WHERE hits > 0), min(first_seen)) AS first_seen,
+           coalesce(max(last_seen) FILTER (WHERE hits > 0), max(last_seen)) AS last_seen
+      FROM d GROUP BY day, fp
+),
+tagged AS (
+    SELECT day, fp, array_agg(DISTINCT t ORDER BY t) AS tags FROM d, unnest(d.tags) AS t GROUP BY day, fp
+)
+INSERT INTO error_daily_counts AS c (day, fp, component, kind, norm_msg, hits, first_seen, last_seen, tags)
+SELECT s.day, s.fp, s.component, s.kind, s.norm_msg, s.hits, s.first_seen, s.last_seen, coalesce(t.tags, '{}')
+  FROM sums s LEFT JOIN tagged t USING (day, fp)
+ON CONFLICT (day, fp) DO UPDATE SET
+    hits = c.hits + excluded.hits,
+    first_seen = CASE WHEN excluded.hits > 0 THEN least(c.first_seen, excluded.first_seen) ELSE c.first_seen END,
+    last_seen = CASE WHEN excluded.hits > 0 THEN greatest(c.last_seen, excluded.last_seen) ELSE c.last_seen END,
+    tags = CASE WHEN excluded.tags = '{}' THEN c.tags
+                ELSE ARRAY(SELECT DISTINCT x FROM unnest(c.tags || excluded.tags) AS x ORDER BY x) END
+"""
+
+
+def apply_count_deltas(conn) -> int:
+    """Add the rows stored, changed or deleted since the last run into the daily counts.
+
+    Returns the number of (day, fingerprint) counts touched. Its cost follows the
+    changes, not the history: the 6-hourly tick reads no row of agent_errors here.
+    """
+    with conn.cursor() as cur:
+        cur.execute(_APPLY_DELTAS)
+        touched = cur.rowcount
+        cur.execute("DELETE FROM error_daily_counts WHERE hits <= 0")
+    return touched
 
 
 def refresh_signatures(conn, as_of: datetime) -> int:

@@ -93,6 +93,23 @@ $fn$;
 
 CREATE OR REPLACE FUNCTION normalizer_version() RETURNS integer
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$ SELECT {rules.RULES_VERSION} $fn$;
+
+-- Rows to (re-)normalize: none once ingest has normalized them, so mining finds them through
+-- this index, which stays empty, instead of reading the day's rows. It names the rules version
+-- its predicate holds; the ones made for earlier versions go.
+DO $do$
+DECLARE stale record;
+BEGIN
+  FOR stale IN SELECT indexname FROM pg_indexes
+                WHERE schemaname = current_schema() AND tablename = 'agent_errors'
+                  AND indexname LIKE 'agent\\_errors\\_unnormalized\\_v%'
+                  AND indexname <> 'agent_errors_unnormalized_v{rules.RULES_VERSION}' LOOP
+    EXECUTE format('DROP INDEX %I', stale.indexname);
+  END LOOP;
+END
+$do$;
+CREATE INDEX IF NOT EXISTS agent_errors_unnormalized_v{rules.RULES_VERSION} ON agent_errors (ts)
+    WHERE fingerprint IS NULL OR normalizer_version IS DISTINCT FROM {rules.RULES_VERSION};
 """
 
 

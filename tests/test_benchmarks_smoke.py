@@ -84,7 +84,9 @@ def test_tick_signatures_equal_the_full_recompute(results):
         assert check["hits_30d"] == run["history"] + TICK_EVENTS
         assert check["new_with_unseen_fp"] == 0  # the tick's SQL normalizer agrees with the Python one
         assert set(run["tick"]["steps"]) == set(mining_bench.STEP_ORDER)
-        assert run["tick"]["metadata"]["normalized_errors"]["normalized"] == TICK_EVENTS
+        # the new events came normalized from ingest: the tick rewrites no row, it adds their counts
+        assert run["tick"]["metadata"]["normalized_errors"]["normalized"] == 0
+        assert run["tick"]["metadata"]["normalized_errors"]["fingerprints"] > 0
         assert run["tick"]["tags"]  # the schedule's partition range
         assert run["proposals"] > 0 and run["check"]["candidates"] > 0
         assert run["speedup"] > 0 and run["tick_peak_rss_mb"] > 0
