@@ -484,6 +484,53 @@ def test_production_dagster_yaml_stores_runs_in_postgres(pg_admin_url, database,
         admin.close()
 
 
+KUBECONFIG = """apiVersion: v1
+kind: Config
+clusters: [{name: local, cluster: {server: "https://127.0.0.1:6443"}}]
+users: [{name: bot, user: {token: not-a-real-token}}]
+contexts: [{name: local, context: {cluster: local, user: bot}}]
+current-context: local
+"""
+
+
+def test_kubernetes_instance_config_loads_with_its_run_launcher(pg_admin_url, tmp_path, monkeypatch):
+    import psycopg2
+    import yaml
+
+    base = yaml.safe_load((ROOT / "deploy" / "dagster.yaml").read_text())
+    k8s = yaml.safe_load((ROOT / "deploy" / "dagster-k8s.yaml").read_text())
+    assert {k: v for k, v in k8s.items() if k != "run_launcher"} == base  # nothing else drifts
+    config = k8s["run_launcher"]["config"]
+    assert k8s["run_launcher"]["class"] == "K8sRunLauncher" and config["load_incluster_config"] is True
+    # Outside a cluster the launcher reads a kubeconfig instead (for a server on loopback that is
+    # never contacted); every other value is the file's own.
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(KUBECONFIG)
+    config.update(load_incluster_config=False, kubeconfig_file=str(kubeconfig))
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text(yaml.safe_dump(k8s))
+    name = "dagster_k8s_" + uuid.uuid4().hex[:8]
+    admin = psycopg2.connect(pg_admin_url)
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f"CREATE DATABASE {name}")
+    try:
+        monkeypatch.setenv("DAGSTER_HOME", str(home))
+        monkeypatch.setenv("DAGSTER_POSTGRES_URL",
+                           with_database(pg_admin_url, name).replace("postgresql://", "postgresql+psycopg2://", 1))
+        with dg.DagsterInstance.get() as instance:
+            launcher = instance.run_launcher
+            assert type(launcher).__name__ == "K8sRunLauncher"
+            assert launcher.job_namespace == "skillsmith" and launcher.instance_config_map == "dagster-instance"
+            assert type(instance.run_storage).__name__ == "PostgresRunStorage"
+            assert instance.run_retries_enabled and instance.run_retries_max_retries == 2
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.close()
+
+
 # --- the code location -----------------------------------------------------------------
 
 
