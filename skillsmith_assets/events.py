@@ -7,12 +7,11 @@ epoch seconds/milliseconds) and ``id``/``event_id`` (the source's own id).
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from .normalize import strip_nul
+from .normalize import strip_nul, uuid_of
 
 
 # json.dumps's own string encoder (ensure_ascii=True, its default).
@@ -49,8 +48,7 @@ class Event:
             material = json.dumps([self.origin, ts, self.component, self.error, self.tags], ensure_ascii=False)
         else:
             raise ValueError("an event without an id needs an origin to be keyed")
-        h = hashlib.sha256(material.encode("utf-8")).hexdigest()
-        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"  # str(uuid.UUID(h[:32])), 5x cheaper
+        return uuid_of(material)
 
 
 def parse_ts(value) -> datetime | None:

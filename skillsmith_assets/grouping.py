@@ -20,12 +20,12 @@ by system) and the reasons for each threshold.
 
 from __future__ import annotations
 
-import hashlib
 import math
-import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Sequence
+
+from .normalize import length_prefixed_uuid
 
 WILDCARD = "<*>"  # exactly one space-free token
 SPAN = "<**>"  # any run of tokens, possibly empty
@@ -66,9 +66,7 @@ class Pattern:
 
 def pattern_id(kind: str, component: str | None, anchor: str) -> str:
     """A UUID from kind, component and anchor text (length-prefixed, like the fingerprint)."""
-    parts = (PATTERN_VERSION, kind or "", component or "", anchor)
-    payload = "".join(f"{len(p)}:{p}" for p in parts)
-    return str(uuid.UUID(hashlib.sha256(payload.encode("utf-8")).hexdigest()[:32]))
+    return length_prefixed_uuid(PATTERN_VERSION, kind or "", component or "", anchor)
 
 
 _VALUE_CHARS = frozenset("<0123456789/\\")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import re
 import string
-import uuid
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -194,14 +193,21 @@ def error_kind(normalized_message: str) -> str:
     return match.group(1) if match else rules.KIND_DEFAULT
 
 
-def fingerprint_normalized(kind: str, component: str | None, normalized_message: str) -> str:
-    """A UUID from kind, component and normalized message, versioned with the rules.
+def uuid_of(material: str) -> str:
+    """The UUID text of the first 128 bits of material's SHA-256: str(uuid.UUID(h[:32])),
+    formatted directly (five times cheaper, and ids are made per event on hot paths)."""
+    h = hashlib.sha256(material.encode("utf-8")).hexdigest()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
 
-    Fields are length-prefixed so no two field combinations share a digest input.
-    """
-    parts = (f"v{rules.RULES_VERSION}", kind or "", component or "", normalized_message)
-    payload = "".join(f"{len(p)}:{p}" for p in parts)
-    return str(uuid.UUID(hashlib.sha256(payload.encode("utf-8")).hexdigest()[:32]))
+
+def length_prefixed_uuid(*parts: str) -> str:
+    """A UUID of several fields, each length-prefixed so no two combinations share a digest input."""
+    return uuid_of("".join(f"{len(p)}:{p}" for p in parts))
+
+
+def fingerprint_normalized(kind: str, component: str | None, normalized_message: str) -> str:
+    """A UUID from kind, component and normalized message, versioned with the rules."""
+    return length_prefixed_uuid(f"v{rules.RULES_VERSION}", kind or "", component or "", normalized_message)
 
 
 def error_fingerprint(kind: str, component: str | None, message: str) -> str:

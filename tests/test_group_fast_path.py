@@ -4,6 +4,7 @@ json-module path prints, byte for byte, on every kind of line."""
 from __future__ import annotations
 
 import json
+import os
 import random
 import struct
 import subprocess
@@ -297,3 +298,63 @@ def test_splice_quotes_text_lines_as_json_does():
     data = text.encode()
     chunks = _jsonl.splice(data, struct.pack("=3q", 0, 0, len(data)), [b"}\n"], [], prefix=b'{"error": ', quote=True)
     assert b"".join(chunks) == b'{"error": ' + json.dumps(text, ensure_ascii=False).encode() + b"}\n"
+
+
+# --- streaming: chunks, pipes, truncated and closed streams ---------------------------------
+
+def test_chunked_pipe_and_file_inputs_give_the_same_output(tmp_path):
+    from skillsmith_assets.sample_data import generate_events
+
+    path = tmp_path / "events.jsonl"
+    lines = [json.dumps(e) for e in generate_events(3000, seed=3)]
+    lines[1234] = "{not json"  # a rejection deep inside a later chunk keeps its line number
+    path.write_text("\n".join(lines) + "\n")
+    exe = str(Path(sys.executable).with_name("skillsmith"))
+    with path.open("rb") as stdin:
+        whole = subprocess.run([exe, "group"], stdin=stdin, capture_output=True, cwd=ROOT)
+    small = {**os.environ, "SKILLSMITH_CHUNK_BYTES": "20000"}  # dozens of chunks
+    with path.open("rb") as stdin:
+        chunked = subprocess.run([exe, "group"], stdin=stdin, capture_output=True, cwd=ROOT, env=small)
+    piped = subprocess.run(f"cat {path} | {exe} group", shell=True, capture_output=True, cwd=ROOT, env=small)
+    assert whole.returncode == chunked.returncode == piped.returncode == 1
+    assert whole.stdout == chunked.stdout == piped.stdout
+    assert b"line 1235: rejected" in chunked.stderr and b"line 1235: rejected" in piped.stderr
+    assert json.loads(whole.stdout.splitlines()[1234]) == {"line": 1235, "rejected": json.loads(
+        whole.stdout.splitlines()[1234])["rejected"]}
+
+
+def test_a_file_truncated_between_the_passes_is_an_error_not_a_crash(tmp_path):
+    from skillsmith_assets.cli.jsonl_io import InputChanged, LineChunks
+
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(_events(2000))
+    with path.open("rb") as stream, LineChunks(stream, size=4096) as source:
+        kept = [source.keep(chunk) for chunk in source]
+        assert len(kept) > 10
+        with open(path, "r+b") as writer:
+            writer.truncate(path.stat().st_size // 2)
+        assert source.read_back(kept[0])  # what is still there reads back
+        with pytest.raises(InputChanged, match="shorter"):
+            for where in kept:
+                source.read_back(where)
+
+
+def test_a_truncated_last_line_is_rejected_and_the_rest_is_grouped():
+    payload = _events(5) + b'{"error": "KeyError: \'cut'
+    result = run_cli("group", input=payload)
+    lines = result.stdout.splitlines()
+    assert result.returncode == 1 and len(lines) == 6
+    assert json.loads(lines[5])["line"] == 6 and "not JSON" in json.loads(lines[5])["rejected"]
+    assert all("pattern" in json.loads(line) for line in lines[:5])
+
+
+def test_closed_stdin_and_a_closed_output_pipe_are_one_line_each(tmp_path):
+    exe = str(Path(sys.executable).with_name("skillsmith"))
+    closed = subprocess.run(f"{exe} group <&-", shell=True, capture_output=True, text=True, cwd=ROOT)
+    assert closed.returncode != 0 and "standard input is closed" in closed.stderr
+    assert "Traceback" not in closed.stderr
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(_events(50_000))
+    early = subprocess.run(f"{exe} group < {path} | head -c 100 > /dev/null; echo ${{PIPESTATUS[0]}}",
+                           shell=True, executable="/bin/bash", capture_output=True, text=True, cwd=ROOT)
+    assert early.stdout.strip() == "141" and "Traceback" not in early.stderr

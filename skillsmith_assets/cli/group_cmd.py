@@ -1,8 +1,9 @@
 import gc
 import json
+import os
 import sys
+from array import array
 from contextlib import contextmanager
-from itertools import chain
 
 import click
 
@@ -22,15 +23,27 @@ def group(text_mode, workers):
     event is written as {"line": N, "rejected": reason}, named on stderr, and the
     exit status is 1 once all lines are done.
     """
-    from .jsonl_io import byte_stdio, load_scanner
+    from .jsonl_io import InputChanged, byte_stdio, load_scanner
 
+    if sys.stdin is None or sys.stdin.closed:
+        raise click.ClickException("standard input is closed: give the events on stdin (a file or a pipe)")
     stdin = click.get_text_stream("stdin", errors="replace")
     scanner, stdio = load_scanner(), byte_stdio(stdin, sys.stdout)
-    with _without_cycle_collection():
-        if scanner is not None and stdio is not None:
-            rejected = _group_scanned(scanner, *stdio, text_mode, workers)
-        else:
-            rejected = _group_lines(stdin, text_mode, workers)
+    try:
+        with _without_cycle_collection():
+            if scanner is not None and stdio is not None:
+                rejected = _group_scanned(scanner, *stdio, text_mode, workers)
+            else:
+                rejected = _group_lines(stdin, text_mode, workers)
+    except InputChanged as exc:
+        raise click.ClickException(str(exc)) from None
+    except BrokenPipeError:
+        # The reader of the output went away (`| head`): stop quietly with SIGPIPE's status,
+        # as command-line tools do; nothing is left to flush to it.
+        sys.stdout = open(os.devnull, "w")
+        sys.exit(141)
+    except OSError as exc:
+        raise click.ClickException(f"cannot read the input: {exc.strerror or exc}") from None
     if rejected:
         sys.exit(1)
 
@@ -112,37 +125,83 @@ def _group_lines(stdin, text_mode: bool, workers: int | None) -> int:
 # --- the compiled scanner -----------------------------------------------------------------
 
 def _group_scanned(scanner, stdin_bytes, stdout_bytes, text_mode: bool, workers: int | None) -> int:
-    """Same output as _group_lines: plain lines are validated, de-duplicated and spliced into
-    the output in C; Python sees each distinct (error, component) pair once, and reads the
-    other (slow) lines with the json module. Returns the number of rejected lines."""
-    from ..batch_normalize import default_workers, normalize_indexed
-    from .jsonl_io import read_all
+    """Same output as _group_lines, reading the input as a stream in two passes.
 
-    data = read_all(stdin_bytes)
-    messages, pair_message, pair_component, pair_count, records, slow = scanner.scan(
-        data, text_mode, threads=workers or default_workers())
-    literals, events, rejected = _read_slow(data, slow, messages, text_mode)
-    result_of, results = normalize_indexed(messages, workers)
-    keys, weights, sigs = _signatures(result_of, results, chain(
-        zip(pair_message, pair_component, pair_count), ((m, c, 1) for _, m, c, _ in events)))
-    pair_sigs, event_sigs = sigs[:len(pair_message)], sigs[len(pair_message):]
-    fields = _signature_fields(keys, weights)
-    errors = getattr(sys.stdout, "errors", None) or "strict"  # as the text stream would encode
-    sig_pieces = [added_fields(*f).encode("utf-8", errors) for f in fields]
-    for (at, _, _, kept), sig in zip(events, event_sigs):
-        literals[at] = event_line(kept, fields[sig])
-    # A --text line is {"error": <the line>, ...}: the scanner writes the line as a JSON string.
-    lines = scanner.splice(data, records, [sig_pieces[s] for s in pair_sigs],
-                           [line.encode("utf-8", errors) for line in literals],
-                           prefix=b'{"error": ' if text_mode else b"", quote=text_mode)
-    sys.stdout.flush()
-    for chunk in lines:
-        stdout_bytes.write(chunk)
+    Pass 1 reads chunks of whole lines: the scanner validates and de-duplicates each
+    chunk in C, Python sees each distinct (error, component) pair of a chunk once (and
+    reads the other, slow, lines with the json module), and every pair is numbered by its
+    (kind, component, norm_error) signature; only the signatures stay in memory. Patterns
+    are merged over the signatures. Pass 2 reads each chunk again (from the input when it
+    can seek, else from a spill file) and splices the output lines in C. Memory holds one
+    chunk at a time, whatever the input's size. Returns the number of rejected lines.
+    """
+    from ..batch_normalize import default_workers, normalize_indexed
+    from .jsonl_io import LineChunks
+
+    threads = workers or default_workers()
+    numbers: dict[tuple[str, str, str], int] = {}  # (norm_error, kind, component) -> signature
+    weights: list[int] = []
+    chunks = []  # per chunk: where its bytes, records and pair signatures are; its slow lines' outputs
+    rejected = 0
+
+    def signature(key: tuple[str, str, str]) -> int:
+        number = numbers.get(key)
+        if number is None:
+            number = numbers[key] = len(weights)
+            weights.append(0)
+        return number
+
+    with LineChunks(stdin_bytes) as source:
+        for chunk in source:
+            messages, pair_message, pair_component, pair_count, records, slow = scanner.scan(
+                chunk.data, text_mode, threads=threads)
+            literals, events, bad = _read_slow(chunk.data, slow, messages, text_mode, chunk.first_line)
+            rejected += bad
+            result_of, results = normalize_indexed(messages, workers)
+            # One signature per (result, component) of the chunk; no component and "" are the
+            # same, as in the fingerprint.
+            local: dict[tuple[int, str], int] = {}
+            pair_sigs = array("i")
+            for message, component, count in zip(pair_message, pair_component, pair_count):
+                key = (result_of[message], component or "")
+                number = local.get(key)
+                if number is None:
+                    norm, kind = results[key[0]]
+                    number = local[key] = signature((norm, kind, key[1]))
+                weights[number] += count
+                pair_sigs.append(number)
+            slow_lines = []
+            for at, message, component, kept in events:
+                norm, kind = results[result_of[message]]
+                number = signature((norm, kind, component or ""))
+                weights[number] += 1
+                slow_lines.append((at, kept, number))
+            chunks.append((source.keep(chunk), source.keep_records(records), source.keep_records(pair_sigs.tobytes()),
+                           literals if slow_lines or any(literals) else len(literals), slow_lines))
+        keys = [(kind, component or None, norm) for (norm, kind, component) in numbers]
+        fields = _signature_fields(keys, weights)
+        errors = getattr(sys.stdout, "errors", None) or "strict"  # as the text stream would encode
+        sig_pieces = [added_fields(*f).encode("utf-8", errors) for f in fields]
+        sys.stdout.flush()
+        for where, records_at, sigs_at, literals, slow_lines in chunks:
+            if isinstance(literals, int):  # only blank slow lines: kept as a count
+                literals = [""] * literals
+            for at, kept, sig in slow_lines:
+                literals[at] = event_line(kept, fields[sig])
+            pair_sigs = array("i")
+            pair_sigs.frombytes(source.read_records(sigs_at))
+            # A --text line is {"error": <the line>, ...}: the scanner writes the line as a JSON string.
+            for piece in scanner.splice(source.read_back(where), source.read_records(records_at),
+                                        [sig_pieces[s] for s in pair_sigs],
+                                        [line.encode("utf-8", errors) for line in literals],
+                                        prefix=b'{"error": ' if text_mode else b"", quote=text_mode):
+                stdout_bytes.write(piece)
     stdout_bytes.flush()
     return rejected
 
 
-def _read_slow(data: bytes, slow: list[tuple[int, int, int]], messages: list[str], text_mode: bool):
+def _read_slow(data: bytes, slow: list[tuple[int, int, int]], messages: list[str], text_mode: bool,
+               first_line: int = 1):
     """Read the lines the scanner left to the json module, as _group_lines would.
 
     Returns (literals, events, rejected): an output line per slow line ("" for a blank
@@ -157,6 +216,7 @@ def _read_slow(data: bytes, slow: list[tuple[int, int, int]], messages: list[str
     rejected = 0
     index = None
     for number, start, stop in slow:
+        number += first_line - 1  # the scanner numbers a chunk's lines from 1
         raw = str(data[start:stop], "utf-8", "replace")
         literals.append("")
         for _, event, reason in read_events([raw], text_mode):
@@ -172,28 +232,6 @@ def _read_slow(data: bytes, slow: list[tuple[int, int, int]], messages: list[str
             kept = event if text_mode else kept_form(event, raw)
             events.append((len(literals) - 1, message, event.get("component"), kept))
     return literals, events, rejected
-
-
-def _signatures(result_of: list[int], results: list[tuple[str, str]], pairs):
-    """Number the distinct (kind, component, norm_error) signatures, what fingerprints and
-    patterns depend on. result_of: per message the index of its (norm_error, kind) in
-    results; pairs: (message index, component, line count).
-
-    Returns (signatures in number order, their line counts, each pair's signature number).
-    """
-    numbers: dict[tuple[int, str], int] = {}
-    weights: list[int] = []
-    sig_of: list[int] = []
-    for message, component, count in pairs:
-        key = (result_of[message], component or "")  # no component and "" are the same, as in the fingerprint
-        number = numbers.get(key)
-        if number is None:
-            number = numbers[key] = len(weights)
-            weights.append(0)
-        weights[number] += count
-        sig_of.append(number)
-    keys = [(results[result][1], component, results[result][0]) for result, component in numbers]
-    return keys, weights, sig_of
 
 
 def _signature_fields(keys: list[tuple[str, str, str]], weights: list[int]) -> list[tuple[str, str, str, str]]:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import codecs
 import json
-import mmap
 import os
 import stat
 import sys
+import tempfile
+from dataclasses import dataclass
 from typing import Iterator
 
 from ..events import json_problem, lone_surrogate
@@ -82,16 +83,98 @@ def byte_stdio(stdin, stdout) -> tuple | None:
     return tuple(streams)
 
 
-def read_all(stream):
-    """The rest of a binary stream as a bytes-like object. A regular file is mapped, not
-    copied: no second copy of a large input in memory, and no time spent making it."""
+def chunk_bytes() -> int:
+    """What one chunk of input holds, at least (a longer line makes a longer chunk):
+    SKILLSMITH_CHUNK_BYTES, default 8 MiB."""
     try:
-        fd, position = stream.fileno(), stream.tell()
-        info = os.fstat(fd)
-        if stat.S_ISREG(info.st_mode) and info.st_size > position:
-            data = memoryview(mmap.mmap(fd, 0, access=mmap.ACCESS_READ))[position:]
-            stream.seek(0, os.SEEK_END)  # consumed, as after read()
-            return data
-    except (OSError, ValueError, OverflowError, AttributeError):  # not a file, or one that cannot be mapped
-        pass
-    return stream.read()
+        return max(1, int(os.environ.get("SKILLSMITH_CHUNK_BYTES", 8 << 20)))
+    except ValueError:
+        return 8 << 20
+
+
+@dataclass(frozen=True)
+class Chunk:
+    data: bytes  # whole lines
+    first_line: int  # the number of its first line in the input
+    offset: int  # where it starts in the input
+
+
+class InputChanged(Exception):
+    """The input file changed between the two passes (it was truncated or rewritten)."""
+
+
+class LineChunks:
+    """The input as chunks of whole lines, read as a stream, and read again for a second pass.
+
+    A regular file is read again from itself; anything else (a pipe, a socket, a terminal)
+    is kept in an unnamed temporary file as it is read. Nothing is mapped into memory, so a
+    file truncated while it is read is an error with a message, never a crash.
+    """
+
+    def __init__(self, stream, size: int | None = None):
+        self.stream, self.size = stream, size or chunk_bytes()
+        self.start, self.seekable = 0, False
+        try:
+            if stat.S_ISREG(os.fstat(stream.fileno()).st_mode):
+                self.start, self.seekable = stream.tell(), True
+        except (OSError, ValueError, AttributeError):
+            pass
+        self.spill = None if self.seekable else tempfile.TemporaryFile()
+        self.records = tempfile.TemporaryFile()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        for handle in (self.spill, self.records):
+            if handle is not None:
+                handle.close()
+
+    def __iter__(self) -> Iterator[Chunk]:
+        rest, line, offset = b"", 1, self.start
+        while True:
+            block = self.stream.read(self.size)
+            if not block:
+                if rest:
+                    yield Chunk(rest, line, offset)
+                return
+            block = rest + block if rest else block
+            cut = block.rfind(b"\n") + 1
+            if cut == 0:  # no line ends yet: read on
+                rest = block
+                continue
+            data, rest = block[:cut], block[cut:]
+            yield Chunk(data, line, offset)
+            line += data.count(b"\n")
+            if b"\r" in data:  # \r alone ends a line too (as the scanner reads it), \r\n once
+                line += data.count(b"\r") - data.count(b"\r\n")
+            offset += len(data)
+
+    def keep(self, chunk: Chunk) -> tuple[int, int]:
+        """Where to find the chunk's bytes again."""
+        if self.spill is None:
+            return chunk.offset, len(chunk.data)
+        self.spill.seek(0, os.SEEK_END)
+        at = self.spill.tell()
+        self.spill.write(chunk.data)
+        return at, len(chunk.data)
+
+    def read_back(self, where: tuple[int, int]) -> bytes:
+        at, length = where
+        source = self.spill if self.spill is not None else self.stream
+        source.seek(at)
+        data = source.read(length)
+        if len(data) != length:
+            raise InputChanged("the input file became shorter while it was read (was it truncated or rewritten?); "
+                               "no output was written for the lines not yet written")
+        return data
+
+    def keep_records(self, records: bytes) -> tuple[int, int]:
+        self.records.seek(0, os.SEEK_END)
+        at = self.records.tell()
+        self.records.write(records)
+        return at, len(records)
+
+    def read_records(self, where: tuple[int, int]) -> bytes:
+        self.records.seek(where[0])
+        return self.records.read(where[1])
