@@ -130,13 +130,45 @@ def score_agent_corpus(path: Path = AGENT_CORPUS) -> dict:
 
 # --- throughput -----------------------------------------------------------------------------
 
-def write_events(path: Path, count: int) -> None:
-    """``count`` realistic agent events (the project's sample generator), one JSON object a line."""
+CORPORA = ("sample", "distinct")
+
+
+def write_events(path: Path, count: int, corpus: str = "sample") -> None:
+    """``count`` agent events, one JSON object a line.
+
+    ``sample``: the project's sample generator (a few hundred bugs; most messages differ
+    only in ids, so they normalize to a few hundred texts). ``distinct``: the same, with
+    every third message replaced by free text from a vocabulary of words that no mask
+    touches, so about a third of the events stay distinct after normalization: the case
+    where grouping has the most signatures to merge.
+    """
+    import random
+
     from skillsmith_assets.sample_data import generate_events
 
+    rng = random.Random(5)
+    words = [f"{a}{b}" for a in ("alpha", "beta", "gamma", "delta", "omega", "sigma", "kappa", "lambda", "theta",
+                                 "zeta") for b in ("red", "blue", "green", "amber", "violet", "cyan", "grey", "teal",
+                                                   "gold", "pink", "navy", "lime")]
+    verbs = ("sync", "export", "import", "reconcile", "post", "cancel", "merge", "split", "archive", "notify")
     with path.open("w", encoding="utf-8") as out:
-        for event in generate_events(count, days=30, seed=11):
+        for i, event in enumerate(generate_events(count, days=30, seed=11)):
+            if corpus == "distinct" and i % 3 == 0:
+                w = [rng.choice(words) for _ in range(5)]
+                event["error"] = f"agent.WorkflowError: could not {rng.choice(verbs)} {w[0]} for {w[1]} {w[2]}: " \
+                                 f"{w[3]} is {w[4]}"
             out.write(json.dumps(event) + "\n")
+
+
+def repeated(source: Path, times: int, path: Path) -> Path:
+    """``source`` written ``times`` times over into ``path`` (a large input, made fast)."""
+    if not path.exists():
+        with path.open("wb") as out:
+            for _ in range(times):
+                with source.open("rb") as handle:
+                    while block := handle.read(1 << 24):
+                        out.write(block)
+    return path
 
 
 def drain3_cli(path: str) -> None:
@@ -169,11 +201,11 @@ def _timed(command: list[str], stdin_path: Path) -> dict:
     return {"seconds": wall, "max_rss_mb": rss}
 
 
-def throughput(count: int, workdir: Path, runs: int = 3) -> dict:
+def throughput(count: int, workdir: Path, runs: int = 3, corpus: str = "sample") -> dict:
     """Both commands in turn (ours, Drain3, ours, ...) ``runs`` times each; the median run of each counts."""
-    events = workdir / f"events_{count}.jsonl"
+    events = workdir / f"events_{corpus}_{count}.jsonl"
     if not events.exists():
-        write_events(events, count)
+        write_events(events, count, corpus)
     python = sys.executable
     skillsmith = str(Path(python).with_name("skillsmith"))
     ours_runs, drain_runs = [], []
@@ -182,9 +214,33 @@ def throughput(count: int, workdir: Path, runs: int = 3) -> dict:
         drain_runs.append(_timed([python, "-m", "benchmarks.grouping", "--drain3-cli", str(events)], events))
     ours = sorted(ours_runs, key=lambda r: r["seconds"])[len(ours_runs) // 2]
     drain = sorted(drain_runs, key=lambda r: r["seconds"])[len(drain_runs) // 2]
-    return {"events": count, "runs": runs, "skillsmith_group": ours, "drain3": drain,
+    return {"events": count, "corpus": corpus, "runs": runs, "skillsmith_group": ours, "drain3": drain,
             "skillsmith_eps": count / ours["seconds"], "drain3_eps": count / drain["seconds"],
             "speedup": drain["seconds"] / ours["seconds"]}
+
+
+def memory_scaling(count: int, workdir: Path, sizes=(0.1, 1, 10)) -> list[dict]:
+    """Peak RSS of `skillsmith group` at a tenth, one and ten times ``count`` sample events
+    (the largest made by repeating the middle one), one run each."""
+    base = workdir / f"events_sample_{count}.jsonl"
+    if not base.exists():
+        write_events(base, count)
+    skillsmith = str(Path(sys.executable).with_name("skillsmith"))
+    rows = []
+    for size in sizes:
+        events = int(count * size)
+        if size < 1:
+            path = workdir / f"events_sample_{events}.jsonl"
+            if not path.exists():
+                with base.open("rb") as source, path.open("wb") as out:
+                    for _, line in zip(range(events), source):
+                        out.write(line)
+        elif size == 1:
+            path = base
+        else:
+            path = repeated(base, int(size), workdir / f"events_sample_{count}_x{int(size)}.jsonl")
+        rows.append({"events": events, **_timed([skillsmith, "group"], path)})
+    return rows
 
 
 # --- report ---------------------------------------------------------------------------------
@@ -223,6 +279,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--loghub", type=Path, help="directory laid out like loghub-2k-dev (optional)")
     parser.add_argument("--agent-corpus", type=Path, default=AGENT_CORPUS)
     parser.add_argument("--throughput", type=int, metavar="N", help="also time `skillsmith group` vs Drain3 on N events")
+    parser.add_argument("--corpus", choices=CORPORA, default="sample", help="which generated events --throughput uses")
     parser.add_argument("--workdir", type=Path, default=None, help="where generated events are kept (default: a temp dir)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument("--drain3-cli", metavar="FILE", help=argparse.SUPPRESS)
@@ -240,10 +297,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.throughput:
         if args.workdir:
             args.workdir.mkdir(parents=True, exist_ok=True)
-            speed = throughput(args.throughput, args.workdir)
+            speed = throughput(args.throughput, args.workdir, corpus=args.corpus)
         else:
             with tempfile.TemporaryDirectory() as tmp:
-                speed = throughput(args.throughput, Path(tmp))
+                speed = throughput(args.throughput, Path(tmp), corpus=args.corpus)
     if args.json:
         print(json.dumps({"loghub": loghub, "agent": agent, "throughput": speed}, indent=2))
     else:
