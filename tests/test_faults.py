@@ -361,3 +361,12 @@ def test_a_dropped_connection_raises_its_own_error_not_the_rollbacks(cluster):
             pid = cur.fetchone()[0]
             cluster.sql(f"SELECT pg_terminate_backend({pid})")
             cur.execute("SELECT 1")  # the server is gone: OperationalError, then the rollback fails too
+
+
+def test_a_libpq_keyword_string_connects_and_is_shown_without_its_password(cluster, tmp_path):
+    cluster.sql("CREATE DATABASE kv")
+    dsn = f"host=127.0.0.1 port={cluster.port} dbname=kv user={SUPERUSER} password='{SUPERUSER_PASSWORD}'"
+    result = run_cli("db-setup", env={"SKILLSMITH_DATABASE_URL": dsn, "SKILLSMITH_HOME": str(tmp_path / "home")})
+    assert result.returncode == 0, result.stderr
+    assert "Schema applied" in result.stdout and "password=***" in result.stdout
+    assert SUPERUSER_PASSWORD not in result.stdout + result.stderr
