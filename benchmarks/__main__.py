@@ -34,6 +34,7 @@ TARGETS = {
     "tick_speedup": 20.0,
     "tick_vs_smallest": 2.0,
     "tick_rss_mb": 2048,
+    "backfill_rows_per_second": 200_000,
 }
 
 
@@ -150,6 +151,11 @@ def targets(results: dict) -> list[list[str]]:
                          _verdict(top["tick_vs_smallest"] <= TARGETS["tick_vs_smallest"])])
         rows.append(["tick peak memory (the run's process)", "< 2 GiB", f"{common.fmt_num(top['tick_peak_rss_mb'])} MiB",
                      _verdict(top["tick_peak_rss_mb"] < TARGETS["tick_rss_mb"])])
+        backfill = mine.get("backfill")
+        if backfill:
+            rows.append([f"rules-version backfill ({backfill['rows']:,} rows, {backfill['days']} days, one run)",
+                         ">= 200,000 rows/s", f"{common.fmt_num(backfill['rows_per_second'])} rows/s",
+                         _verdict(backfill["rows_per_second"] >= TARGETS["backfill_rows_per_second"])])
     return rows
 
 
@@ -321,6 +327,12 @@ def render(results: dict, command: str, plot_name: str | None = "benchmarks.png"
             mining_bench.steps_table(mi),
             "",
         ]
+        if mi.get("backfill"):
+            b = mi["backfill"]
+            lines += [f"A new rules version's backfill: the rows of {b['days']} days of the largest history "
+                      f"({b['rows']:,}) marked as made by the previous version, then one run of `normalized_errors` "
+                      f"over the range, a day committed at a time: {b['seconds']:.1f} s, "
+                      f"{b['rows_per_second']:,.0f} rows/s, peak {b['peak_rss_mb']:.0f} MiB.", ""]
     lines += ["## Where the time goes", ""] + [f"- {item}" for item in findings(results)] + [
         "",
         "Profiles behind these lines, and how to take them: "

@@ -353,6 +353,9 @@ def run(server: common.BenchServer, history: int = 10_000_000, tick_events: int 
                          "speedup_steps": refresh / max(sum(tick["steps"].values()), 1e-9),
                          "check": check, "proposals": proposals, "setup": watch.laps, **table_sizes(conn)})
             common.log(f"mining: refresh {refresh:.1f} s; check {json.dumps(check)}")
+        common.log(f"mining: rules-version backfill over {BACKFILL_DAYS} days of the largest history")
+        backfill = rules_backfill(conn, target.url, scratch, days[-BACKFILL_DAYS - 1:-1])
+        common.log(f"mining: backfill {backfill['rows']:,} rows in {backfill['seconds']:.1f} s")
     finally:
         conn.close()
         server.drop(DB)
@@ -360,7 +363,56 @@ def run(server: common.BenchServer, history: int = 10_000_000, tick_events: int 
     base = runs[0]["tick"]["seconds"]
     for run_ in runs:
         run_["tick_vs_smallest"] = run_["tick"]["seconds"] / base
-    return {"history": history, "tick_events": tick_events, "fingerprints": len(rows), "runs": runs}
+    return {"history": history, "tick_events": tick_events, "fingerprints": len(rows), "runs": runs,
+            "backfill": backfill}
+
+
+BACKFILL_DAYS = 3
+
+
+def rules_backfill(conn, url: str, scratch: Path, days: list[date]) -> dict:
+    """A new rules version's backfill: the days' rows marked as made by the previous version
+    (their text and counts unchanged), then the backfill run the UI launches over the range
+    (one run, the single-run policy) re-normalizes them a day at a time."""
+    from skillsmith_assets.normalize_rules import RULES_VERSION
+    from skillsmith_assets.rollup import day_bounds
+
+    start, _ = day_bounds(days[0])
+    _, end = day_bounds(days[-1])
+    with conn.cursor() as cur:
+        cur.execute("ALTER TABLE agent_errors DISABLE TRIGGER USER")
+        cur.execute("UPDATE agent_errors SET normalizer_version = %s WHERE ts >= %s AND ts < %s",
+                    (RULES_VERSION - 1, start, end))
+        rows = cur.rowcount
+        cur.execute("ALTER TABLE agent_errors ENABLE TRIGGER USER")
+    conn.commit()
+    vacuum(conn, "agent_errors")
+    result, _, rss = common.in_child(backfill_child, url, str(scratch / "dagster_backfill"), str(days[0]),
+                                     str(days[-1]))
+    return {"days": len(days), "rows": rows, "normalized": result["normalized"], "seconds": result["seconds"],
+            "rows_per_second": rows / result["seconds"], "peak_rss_mb": rss}
+
+
+def backfill_child(url: str, dagster_home: str, first: str, last: str) -> dict:
+    os.environ["SKILLSMITH_DATABASE_URL"] = url
+    import logging
+
+    import dagster as dg
+
+    from skillsmith_assets.defs import mining
+    from skillsmith_assets.defs.resources import ErrorStore
+
+    logging.getLogger("dagster").setLevel(logging.WARNING)
+    Path(dagster_home).mkdir(parents=True, exist_ok=True)
+    with dg.instance_for_test(temp_dir=dagster_home) as instance:
+        start = time.perf_counter()
+        result = dg.materialize([mining.normalized_errors], instance=instance, resources={"error_store": ErrorStore()},
+                                tags=mining.window_tags(first, last), raise_on_error=True,
+                                run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}})
+        seconds = time.perf_counter() - start
+        normalized = [e.event_specific_data.materialization.metadata["normalized"].value
+                      for e in result.get_asset_materialization_events()][0]
+    return {"seconds": seconds, "normalized": normalized}
 
 
 STEP_ORDER = ["raw_errors", "normalized_errors", "error_signatures", "error_candidates", "skill_proposals"]

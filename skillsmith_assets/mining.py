@@ -47,12 +47,24 @@ def load_raw(conn, start: datetime, end: datetime, inbox: Path | None) -> RawRep
     return report
 
 
-def normalize_window(conn, start: datetime, end: datetime) -> tuple[int, int]:
+def normalize_window(connection, start: datetime, end: datetime) -> tuple[int, int]:
     """Normalize the window's rows that are missing a fingerprint or stale (rows come normalized
     from ingest, so normally none), then add every change since the last run into the daily
-    counts; (rows normalized, counts touched)."""
-    normalized = rollup.normalize_rows(conn, start, end)
-    return normalized, rollup.apply_count_deltas(conn)
+    counts; (rows normalized, counts touched).
+
+    ``connection`` opens a transaction (a context manager). Each day is one: a backfill
+    after a rules change re-normalizes history a day at a time, each day's rows and counts
+    committed together, so the 6-hourly tick runs between days instead of waiting for all.
+    """
+    normalized = touched = 0
+    for day in days_between(start, end):
+        with connection() as conn:
+            normalized += rollup.normalize_rows(conn, *rollup.day_bounds(day))
+            touched += rollup.apply_count_deltas(conn)
+    if not touched:  # an empty window still adds what other days' changes left pending
+        with connection() as conn:
+            touched = rollup.apply_count_deltas(conn)
+    return normalized, touched
 
 
 def unnormalized_rows(conn, start: datetime, end: datetime) -> int:

@@ -90,6 +90,8 @@ def test_tick_signatures_equal_the_full_recompute(results):
         assert run["tick"]["tags"]  # the schedule's partition range
         assert run["proposals"] > 0 and run["check"]["candidates"] > 0
         assert run["speedup"] > 0 and run["tick_peak_rss_mb"] > 0
+    backfill = mining["backfill"]  # the stale rows of the backfill's days, each re-normalized once
+    assert backfill["rows"] > 0 and backfill["normalized"] == backfill["rows"]
 
 
 def test_report_renders_tables_targets_and_plot(results, tmp_path):
@@ -97,6 +99,6 @@ def test_report_renders_tables_targets_and_plot(results, tmp_path):
     for heading in ("## Targets", "## Normalize + fingerprint", "## Ingest", "## Mining"):
         assert heading in text
     assert "`python -m benchmarks --events 3000`" in text
-    assert len(suite.targets(results)) == 9
+    assert len(suite.targets(results)) == 10
     assert suite.plot(results, tmp_path / "benchmarks.png")
     assert (tmp_path / "benchmarks.png").stat().st_size > 10_000

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -356,7 +357,7 @@ def test_sample_data_is_ranked_into_candidates(database, conn):
     for event in events[-600:]:  # the newest: the 7-day window
         ingest_error(event, conn=conn)
     conn.commit()
-    mining.normalize_window(conn, now - timedelta(days=31), now + timedelta(days=1))
+    mining.normalize_window(lambda: contextlib.nullcontext(conn), now - timedelta(days=31), now + timedelta(days=1))
     rollup.refresh_signatures(conn, now)
     rollup.refresh_candidates(conn, rollup.CandidateRules(min_hits=2, top_n=10))
     conn.commit()

@@ -134,3 +134,36 @@ def test_recount_of_a_day_agrees_with_the_deltas(database, conn, instance):
         rollup.apply_count_deltas(own)
     conn.commit()
     assert _counts(conn) == _recount(conn)
+
+
+def test_a_rules_version_backfill_renormalizes_history_and_moves_the_counts(database, conn, instance):
+    _load(database, [_event(i, i * 2, f"KeyError: 'field_{i % 3}'") for i in range(60)])
+    _tick(instance)
+    days = sorted({day for day, _ in _counts(conn)})
+    # History made by an older rules version: other fingerprints, counted under them.
+    with conn.cursor() as cur:
+        cur.execute("""UPDATE agent_errors SET normalizer_version = normalizer_version - 1,
+                              norm_error = 'old: ' || norm_error,
+                              fingerprint = md5('old' || fingerprint::text)::uuid""")
+    conn.commit()
+    with db.connection(database) as own:  # counted under the old fingerprints, as the old version left them
+        rollup.apply_count_deltas(own)
+    old_counts = _counts(conn)
+    assert old_counts == _recount(conn) and sum(old_counts.values()) == 60
+    # The backfill: one run over the partition range, as the UI launches it.
+    result = dg.materialize([mining.raw_errors, mining.normalized_errors], instance=instance,
+                            resources={"error_store": ErrorStore()},
+                            tags=mining.window_tags(str(days[0]), str(days[-1])))
+    assert result.success
+    normalized = [e.event_specific_data.materialization.metadata["normalized"].value
+                  for e in result.get_asset_materialization_events()
+                  if e.event_specific_data.materialization.asset_key == dg.AssetKey("normalized_errors")]
+    assert normalized == [60] * len(days)  # one event per partition, each with the run's figures
+    conn.commit()
+    with conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM agent_errors WHERE normalizer_version IS DISTINCT FROM normalizer_version()"
+                    " OR norm_error LIKE 'old: %'")
+        assert cur.fetchone()[0] == 0
+    new_counts = _counts(conn)
+    assert new_counts == _recount(conn) and sum(new_counts.values()) == 60
+    assert not set(new_counts) & set(old_counts)  # every count moved to the new fingerprints

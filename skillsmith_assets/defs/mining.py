@@ -6,7 +6,7 @@ run, and the 6-hourly tick is one run over yesterday and today plus everything
 downstream.
 """
 
-
+import time
 from datetime import datetime, timedelta, timezone
 
 import dagster as dg
@@ -63,14 +63,17 @@ def raw_errors(context: dg.AssetExecutionContext, error_store: ErrorStore) -> dg
 )
 def normalized_errors(context: dg.AssetExecutionContext, error_store: ErrorStore) -> dg.MaterializeResult:
     """Fills norm_error, kind and fingerprint for the days' rows that lack them or were made by an
-    older normalizer version, then rewrites the days' per-fingerprint counts."""
+    older normalizer version (a backfill after a rules change), a day at a time, then adds every
+    pending count delta into the daily counts."""
     start, end = context.partition_time_window
-    with error_store.connection() as conn:
-        normalized, fingerprints = mining.normalize_window(conn, start, end)
+    began = time.perf_counter()
+    normalized, fingerprints = mining.normalize_window(error_store.connection, start, end)
+    seconds = time.perf_counter() - began
     return dg.MaterializeResult(metadata={
         "normalized": normalized,
         "fingerprints": fingerprints,
         "days": len(mining.days_between(start, end)),
+        "rows_per_second": round(normalized / seconds) if normalized else 0,
     })
 
 
