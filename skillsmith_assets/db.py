@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qsl, quote, urlsplit
 
-SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+# Package data, so an installed wheel carries its schema (`sql/` at the root points here).
+SQL_DIR = Path(__file__).resolve().parent / "sql"
 SUPABASE_VARS = ("SUPABASE_DB_HOST", "SUPABASE_DB_USER", "SUPABASE_DB_PASSWORD", "SUPABASE_DB_NAME", "SUPABASE_DB_PORT")
 
 

@@ -1,0 +1,1 @@
+skillsmith_assets/sql
