@@ -7,6 +7,7 @@ page never disagrees with the last run.
 
 from __future__ import annotations
 
+import os
 import re
 import tempfile
 from pathlib import Path
@@ -26,7 +27,8 @@ def run(events: int, loghub: Path = DEFAULT_LOGHUB, workdir: Path | None = None,
     """Every grouping measurement; Loghub-based ones are None when the samples are absent."""
     has_loghub = loghub is not None and any(Path(loghub).glob(f"*{LOGHUB_SUFFIX}"))
     agent_items = holdout.normalized_agent_corpus()
-    result: dict = {"loghub_dir": str(loghub) if has_loghub else None, "holdout": None, "in_sample": None}
+    shown = os.path.relpath(loghub, common.ROOT) if has_loghub else None  # as a reader types it from the root
+    result: dict = {"loghub_dir": shown, "holdout": None, "in_sample": None}
     if has_loghub:
         common.log("grouping: leave-one-system-out grid")
         result["holdout"] = holdout.leave_one_out(holdout.normalized_systems(loghub), grid, agent_items)
