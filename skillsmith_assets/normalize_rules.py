@@ -37,7 +37,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-RULES_VERSION = 4
+from .secrets import SHAPE
+
+RULES_VERSION = 5
 
 # What each version changed, one line each (the fingerprint of every event changes with it).
 RULES_CHANGES = (
@@ -48,6 +50,8 @@ RULES_CHANGES = (
         "forms, full month and weekday names, ISO without seconds, 12-hour times, D.M.YYYY dates; Go "
         "durations (1h2m3.5s); exponent floats (1e-05, 1.5E10); hex runs glued to a word (tx274a...); "
         "Class::method() is no longer an IPv6 address"),
+    (5, "Google API keys (AIza...) and Slack app tokens (xapp-...) masked as secrets; the token shapes come "
+        "from the one list in secrets.py"),
 )
 
 # A word character, for boundaries: what sits next to a token decides whether it is one.
@@ -204,7 +208,7 @@ STEPS: tuple[Mask | Clip | Truncate, ...] = (
     ),
     Mask(
         "github_token",
-        f"{NOT_WORD_BEFORE}(?:gh[pousr]_[A-Za-z0-9]{{20,}}|github_pat_[A-Za-z0-9_]{{20,}})",
+        f"{NOT_WORD_BEFORE}{SHAPE['a GitHub token']}",
         "<secret>",
         "push failed with ghp_16C7e42F292c6912E7710c838347Ae178B4a",
         "push failed with <secret>",
@@ -212,11 +216,11 @@ STEPS: tuple[Mask | Clip | Truncate, ...] = (
     ),
     Mask(
         "slack_token",
-        f"{NOT_WORD_BEFORE}xox[abposre]-[A-Za-z0-9-]{{8,}}",
+        f"{NOT_WORD_BEFORE}{SHAPE['a Slack token']}",
         "<secret>",
         "slack said invalid_auth for xoxb-1234567890-abcdefABCDEF",
         "slack said invalid_auth for <secret>",
-        guard="xox",
+        keywords=("xox", "xapp"),
     ),
     Mask(
         "slack_webhook",
@@ -228,7 +232,7 @@ STEPS: tuple[Mask | Clip | Truncate, ...] = (
     ),
     Mask(
         "aws_key",
-        "(?<![A-Z0-9])(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[A-Z0-9]{16}(?![A-Z0-9])",
+        f"(?<![A-Z0-9]){SHAPE['an AWS access key id']}(?![A-Z0-9])",
         "<secret>",
         "InvalidClientTokenId: AKIAIOSFODNN7EXAMPLE",
         "InvalidClientTokenId: <secret>",
@@ -236,11 +240,19 @@ STEPS: tuple[Mask | Clip | Truncate, ...] = (
     ),
     Mask(
         "api_key",
-        f"(?<![{W}-])(?:sk|rk|pk)[_-][A-Za-z0-9_-]{{16,}}",
+        f"(?<![{W}-]){SHAPE['an API key']}",
         "<secret>",
         "openai: incorrect API key sk-proj-abcdefghijklmnop1234 provided",
         "openai: incorrect API key <secret> provided",
         guard="k",
+    ),
+    Mask(
+        "google_api_key",
+        f"(?<![{W}-]){SHAPE['a Google API key']}",
+        "<secret>",
+        "maps: API key AIzaSyD-9tSrke72PouQMnMX-a7eZSW0jkFMBWY is invalid",
+        "maps: API key <secret> is invalid",
+        guard="AIza",
     ),
     Mask(
         "secret_value",

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .secrets import REDACTED, scrub_secrets
+from .secrets import SECRET_SHAPES, scrub_secrets
 
 MAX_BODY_CHARS = 60_000  # GitHub refuses bodies over 65,536 characters; keep a margin
 MAX_SAMPLE_CHARS = 400
@@ -25,10 +25,8 @@ _CREDENTIAL_SHAPES: tuple[tuple[str, re.Pattern], ...] = tuple(
     (name, re.compile(pattern))
     for name, pattern in (
         ("a private key", r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----"),
-        ("a GitHub token", r"\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{40,})"),
-        ("an AWS access key id", r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"),
-        ("an API key", r"\b(?:sk-[A-Za-z0-9_-]{20,}|(?:sk|rk)_live_[0-9A-Za-z]{16,}|AIza[0-9A-Za-z_-]{35})"),
-        ("a Slack token", r"\bxox[abposr]-[A-Za-z0-9-]{10,}|https://hooks\.slack\.com/services/"),
+        *((shape.name, r"(?<![A-Za-z0-9_-])" + shape.pattern) for shape in SECRET_SHAPES),
+        ("a Slack webhook", r"https://hooks\.slack\.com/services/"),
         ("a JSON web token", r"\beyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}"),
         ("a password in a URL", r"\b[a-z][a-z0-9+.-]*://[^\s/:@<>]+:(?!<|\[REDACTED\])[^\s/@<>]+@"),
     )

@@ -10,8 +10,32 @@ errs on the side of redacting.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 REDACTED = "[REDACTED]"
+
+
+@dataclass(frozen=True)
+class SecretShape:
+    name: str  # what it is, in words (the pull-request guard names it)
+    pattern: str  # the token alone, no boundaries: each user adds its own
+    example: str  # a realistic value, for the tests
+
+
+# Tokens recognisable by shape alone: one list for every place that hides secrets. The
+# normalizer's masks (normalize_rules.py, in the dialect Python and PostgreSQL read alike),
+# the scrubber below (text leaving the machine) and the pull-request guard (pr_body.py) are
+# built from it, and tests/test_secret_shapes.py holds each of them to every example.
+SECRET_SHAPES: tuple[SecretShape, ...] = (
+    SecretShape("a GitHub token", "(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})",
+                "ghp_16C7e42F292c6912E7710c838347Ae178B4a"),
+    SecretShape("a Slack token", "(?:xox[abposre]|xapp)-[A-Za-z0-9-]{8,}", "xapp-1-A0123BCDE-4567890-abcdefabcdef"),
+    SecretShape("an AWS access key id", "(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[A-Z0-9]{16}",
+                "AKIAIOSFODNN7EXAMPLE"),
+    SecretShape("an API key", "(?:sk|rk|pk)[_-][A-Za-z0-9_-]{16,}", "sk_live_4eC39HqLyjWDarjtT1zdp7dc"),
+    SecretShape("a Google API key", "AIza[0-9A-Za-z_-]{30,}", "AIzaSyD-9tSrke72PouQMnMX-a7eZSW0jkFMBWY"),
+)
+SHAPE = {shape.name: shape.pattern for shape in SECRET_SHAPES}
 
 _SECRET_KEYS = r"password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|credentials?"
 _SECRET_VALUE = r"\"[^\"\n]*\"|'[^'\n]*'|[^\s,;&'\"}\])]+"
@@ -32,18 +56,8 @@ _SECRET_PATTERNS: list[tuple[re.Pattern, str]] = [
     (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^\s:/@]*:)[^\s@/]+@"), r"\1" + REDACTED + "@"),
     # JSON Web Tokens.
     (re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]+"), REDACTED),
-    # GitHub tokens (classic, fine-grained, app, OAuth, refresh).
-    (re.compile(r"\bgithub_pat_[A-Za-z0-9_]{20,}"), REDACTED),
-    (re.compile(r"\bgh[pousr]_[A-Za-z0-9]{20,}"), REDACTED),
-    # Slack tokens.
-    (re.compile(r"\bxox[abposre]-[A-Za-z0-9-]{10,}"), REDACTED),
-    (re.compile(r"\bxapp-[A-Za-z0-9-]{10,}"), REDACTED),
-    # OpenAI / Anthropic style keys, Stripe keys.
-    (re.compile(r"\bsk-[A-Za-z0-9_-]{16,}"), REDACTED),
-    (re.compile(r"\b[rsp]k_(?:live|test)_[A-Za-z0-9]{10,}"), REDACTED),
-    # AWS access key ids, Google API keys.
-    (re.compile(r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA)[0-9A-Z]{16}\b"), REDACTED),
-    (re.compile(r"\bAIza[0-9A-Za-z_-]{30,}"), REDACTED),
+    # GitHub, Slack, AWS, API (OpenAI, Anthropic, Stripe) and Google keys: the shared shapes.
+    *((re.compile(r"(?<![A-Za-z0-9_-])" + shape.pattern), REDACTED) for shape in SECRET_SHAPES),
     # Authorization headers.
     (re.compile(r"(?i)\b(Bearer|Basic|Token)\s+(?!<)[A-Za-z0-9._~+/=-]{8,}"), r"\1 " + REDACTED),
     # key=value (any case), "key": value (quoted, as in JSON or a dict's repr), and

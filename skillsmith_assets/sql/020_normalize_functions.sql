@@ -1,4 +1,4 @@
--- GENERATED from skillsmith_assets/normalize_rules.py (rules version 4).
+-- GENERATED from skillsmith_assets/normalize_rules.py (rules version 5).
 -- Do not edit: run `python -m skillsmith_assets.sql_functions > sql/020_normalize_functions.sql`.
 -- These functions return exactly what skillsmith_assets/normalize.py returns.
 SET standard_conforming_strings = on;
@@ -49,8 +49,8 @@ BEGIN
     s := regexp_replace(s, '(?<![A-Za-z0-9_])(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})', '<secret>', 'g');
   END IF;
   -- slack_token
-  IF strpos(s, 'xox') > 0 THEN
-    s := regexp_replace(s, '(?<![A-Za-z0-9_])xox[abposre]-[A-Za-z0-9-]{8,}', '<secret>', 'g');
+  IF (strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), 'xox') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), 'xapp') > 0) THEN
+    s := regexp_replace(s, '(?<![A-Za-z0-9_])(?:xox[abposre]|xapp)-[A-Za-z0-9-]{8,}', '<secret>', 'g');
   END IF;
   -- slack_webhook
   IF strpos(s, 'hooks.slack.com') > 0 THEN
@@ -63,6 +63,10 @@ BEGIN
   -- api_key
   IF strpos(s, 'k') > 0 THEN
     s := regexp_replace(s, '(?<![A-Za-z0-9_-])(?:sk|rk|pk)[_-][A-Za-z0-9_-]{16,}', '<secret>', 'g');
+  END IF;
+  -- google_api_key
+  IF strpos(s, 'AIza') > 0 THEN
+    s := regexp_replace(s, '(?<![A-Za-z0-9_-])AIza[0-9A-Za-z_-]{30,}', '<secret>', 'g');
   END IF;
   -- secret_value
   IF (strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), 'passwd') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), 'password') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), 'pwd') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), 'secret') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), 'token') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), 'apikey') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), 'api_key') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), 'api-key') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), 'access_key') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), 'private_key') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), 'credentials') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), 'credential') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), 'authorization') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), 'signature') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), 'sessionid') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), 'cookie') > 0) THEN
@@ -198,7 +202,7 @@ $fn$;
 CREATE OR REPLACE FUNCTION error_fingerprint_normalized(kind text, component text, norm_msg text) RETURNS uuid
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$
   SELECT substr(encode(sha256(convert_to(
-           length('v4') || ':' || 'v4'
+           length('v5') || ':' || 'v5'
            || length(coalesce(kind, '')) || ':' || coalesce(kind, '')
            || length(coalesce(component, '')) || ':' || coalesce(component, '')
            || length(coalesce(norm_msg, '')) || ':' || coalesce(norm_msg, ''),
@@ -211,7 +215,7 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$
 $fn$;
 
 CREATE OR REPLACE FUNCTION normalizer_version() RETURNS integer
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$ SELECT 4 $fn$;
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$ SELECT 5 $fn$;
 
 -- Rows to (re-)normalize: none once ingest has normalized them, so mining finds them through
 -- this index, which stays empty, instead of reading the day's rows. It names the rules version
@@ -222,10 +226,10 @@ BEGIN
   FOR stale IN SELECT indexname FROM pg_indexes
                 WHERE schemaname = current_schema() AND tablename = 'agent_errors'
                   AND indexname LIKE 'agent\_errors\_unnormalized\_v%'
-                  AND indexname <> 'agent_errors_unnormalized_v4' LOOP
+                  AND indexname <> 'agent_errors_unnormalized_v5' LOOP
     EXECUTE format('DROP INDEX %I', stale.indexname);
   END LOOP;
 END
 $do$;
-CREATE INDEX IF NOT EXISTS agent_errors_unnormalized_v4 ON agent_errors (ts)
-    WHERE fingerprint IS NULL OR normalizer_version IS DISTINCT FROM 4;
+CREATE INDEX IF NOT EXISTS agent_errors_unnormalized_v5 ON agent_errors (ts)
+    WHERE fingerprint IS NULL OR normalizer_version IS DISTINCT FROM 5;

@@ -1,4 +1,4 @@
-"""FX-6ABBE4F6: ``KeyError: 'partner_id'`` in sale order code that reads ``vals['partner_id']``.
+"""FX-3919924C: ``KeyError: 'partner_id'`` in sale order code that reads ``vals['partner_id']``.
 
 Odoo passes ``create``/``write`` and compute helpers a ``vals`` dict holding only
 the fields being set: a ``write`` that does not change the customer has no
@@ -120,7 +120,7 @@ def apply(repo_dir: str) -> bool:
             if patched == source:
                 continue
             compile(patched, path, "exec")  # never write a file that would not import
-            tmp = path + ".fx-6abbe4f6.tmp"
+            tmp = path + ".fx-3919924c.tmp"
             with open(tmp, "w", encoding="utf-8", newline="") as handle:
                 handle.write(patched)
             shutil.copymode(path, tmp)
