@@ -41,9 +41,7 @@ def load_raw(conn, start: datetime, end: datetime, inbox: Path | None) -> RawRep
             report.duplicates += ingest_report.duplicates
             report.rejected += [f"{r.source}:{r.line}: {r.reason}" for r in ingest_report.rejected]
             report.files += names
-    with conn.cursor() as cur:
-        cur.execute("SELECT count(*) FROM agent_errors WHERE ts >= %s AND ts < %s", (start, end))
-        report.events = cur.fetchone()[0]
+    report.events = rollup.rows_in_window(conn, start, end)
     return report
 
 

@@ -144,6 +144,21 @@ def apply_count_deltas(conn) -> int:
     return touched
 
 
+def rows_in_window(conn, start: datetime, end: datetime) -> int:
+    """The rows of agent_errors in whole days [start, end), without reading them: the daily
+    counts plus the pending deltas are exactly the rows with a fingerprint, and the rows
+    still without one are found through their (normally empty) partial index."""
+    with conn.cursor() as cur:
+        cur.execute(
+            """SELECT coalesce((SELECT sum(hits) FROM error_daily_counts WHERE day >= %(d0)s AND day < %(d1)s), 0)
+                    + coalesce((SELECT sum(hits) FROM error_count_deltas WHERE day >= %(d0)s AND day < %(d1)s), 0)
+                    + (SELECT count(*) FROM agent_errors
+                        WHERE ts >= %(start)s AND ts < %(end)s AND fingerprint IS NULL)""",
+            {"d0": start.date(), "d1": end.date(), "start": start, "end": end},
+        )
+        return int(cur.fetchone()[0])
+
+
 def refresh_signatures(conn, as_of: datetime) -> int:
     """Roll the daily counts of the 30 days up to ``as_of`` into error_signatures."""
     today = as_of.astimezone(timezone.utc).date()

@@ -167,3 +167,19 @@ def test_a_rules_version_backfill_renormalizes_history_and_moves_the_counts(data
     new_counts = _counts(conn)
     assert new_counts == _recount(conn) and sum(new_counts.values()) == 60
     assert not set(new_counts) & set(old_counts)  # every count moved to the new fingerprints
+
+
+def test_the_window_row_count_reads_counts_not_rows(database, conn, instance):
+    from skillsmith_assets.rollup import day_bounds
+
+    _load(database, [_event(i, i * 5) for i in range(50)])
+    _tick(instance)  # counted
+    _load(database, [_event(100 + i, i) for i in range(7)])  # pending deltas
+    with conn.cursor() as cur:  # a raw row, without a fingerprint
+        cur.execute("INSERT INTO agent_errors (ts, error) VALUES (now() - interval '1 hour', 'KeyError: 7')")
+    conn.commit()
+    for days in (1, 2, 5):
+        start, end = day_bounds(TODAY - timedelta(days=days - 1))[0], day_bounds(TODAY)[1]
+        with conn.cursor() as cur:
+            cur.execute("SELECT count(*) FROM agent_errors WHERE ts >= %s AND ts < %s", (start, end))
+            assert rollup.rows_in_window(conn, start, end) == cur.fetchone()[0]
