@@ -206,7 +206,7 @@ def markdown(g: dict, command: str) -> str:
         ]
     if g.get("memory"):
         lines += [
-            f"Peak memory of `skillsmith group` as the input grows (the largest input is the middle one ten times "
+            "Peak memory of `skillsmith group` as the input grows (the largest input is the middle one ten times "
             "over), one run each:",
             "",
             memory_table(g["memory"]),

@@ -24,13 +24,12 @@ Rules, and why:
 from __future__ import annotations
 
 import json
-import re
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from .secrets import REDACTED, scrub_secrets
+from .secrets import scrub_secrets
 
 MAX_ERROR_CHARS = 2800
 FORMATS = ("slack", "teams", "json")
