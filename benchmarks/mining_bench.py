@@ -224,10 +224,13 @@ def vacuum(conn, *tables: str) -> None:
     conn.autocommit = old
 
 
-def tick_child(url: str, project_dir: str, dagster_home: str, when_iso: str) -> dict:
-    """One 6-hourly tick: the schedule's RunRequest, materialized in-process; per-asset seconds from the run."""
+def _materialize(url: str, project_dir: str | None, dagster_home: str, assets: list[str], tags=None,
+                 when_iso: str | None = None) -> dict:
+    """Materialize the named mining assets in-process, in a child; seconds, per-step seconds and numeric
+    metadata from the run. ``when_iso``: the tags are the schedule's RunRequest at that time."""
     os.environ["SKILLSMITH_DATABASE_URL"] = url
-    os.environ["SKILLSMITH_PROJECT_DIR"] = project_dir
+    if project_dir:
+        os.environ["SKILLSMITH_PROJECT_DIR"] = project_dir
     import logging
 
     import dagster as dg
@@ -236,14 +239,14 @@ def tick_child(url: str, project_dir: str, dagster_home: str, when_iso: str) -> 
     from skillsmith_assets.defs.resources import ErrorStore
 
     logging.getLogger("dagster").setLevel(logging.WARNING)
-    when = datetime.fromisoformat(when_iso)
     Path(dagster_home).mkdir(parents=True, exist_ok=True)
     with dg.instance_for_test(temp_dir=dagster_home) as instance:
-        context = dg.build_schedule_context(instance=instance, scheduled_execution_time=when)
-        request = mining.mining_every_6_hours(context)
+        if when_iso:
+            context = dg.build_schedule_context(instance=instance, scheduled_execution_time=datetime.fromisoformat(when_iso))
+            tags = mining.mining_every_6_hours(context).tags
         start = time.perf_counter()
-        result = dg.materialize(mining.MINING_ASSETS, instance=instance, resources={"error_store": ErrorStore()},
-                                tags=request.tags, raise_on_error=True,
+        result = dg.materialize([getattr(mining, name) for name in assets], instance=instance,
+                                resources={"error_store": ErrorStore()}, tags=tags, raise_on_error=True,
                                 run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}})
         seconds = time.perf_counter() - start
         steps = {}
@@ -254,7 +257,12 @@ def tick_child(url: str, project_dir: str, dagster_home: str, when_iso: str) -> 
             mat = event.event_specific_data.materialization
             metadata[mat.asset_key.to_user_string()] = {
                 k: v.value for k, v in mat.metadata.items() if isinstance(v.value, (int, float))}
-    return {"seconds": seconds, "steps": steps, "metadata": metadata, "tags": dict(request.tags)}
+    return {"seconds": seconds, "steps": steps, "metadata": metadata, "tags": dict(tags)}
+
+
+def tick_child(url: str, project_dir: str, dagster_home: str, when_iso: str) -> dict:
+    """One 6-hourly tick: the schedule's RunRequest, materialized in-process; per-asset seconds from the run."""
+    return _materialize(url, project_dir, dagster_home, STEP_ORDER, when_iso=when_iso)
 
 
 def refresh_seed_view(conn) -> float:
@@ -394,25 +402,11 @@ def rules_backfill(conn, url: str, scratch: Path, days: list[date]) -> dict:
 
 
 def backfill_child(url: str, dagster_home: str, first: str, last: str) -> dict:
-    os.environ["SKILLSMITH_DATABASE_URL"] = url
-    import logging
-
-    import dagster as dg
-
+    """The backfill run the UI launches over a partition range: normalized_errors alone."""
     from skillsmith_assets.defs import mining
-    from skillsmith_assets.defs.resources import ErrorStore
 
-    logging.getLogger("dagster").setLevel(logging.WARNING)
-    Path(dagster_home).mkdir(parents=True, exist_ok=True)
-    with dg.instance_for_test(temp_dir=dagster_home) as instance:
-        start = time.perf_counter()
-        result = dg.materialize([mining.normalized_errors], instance=instance, resources={"error_store": ErrorStore()},
-                                tags=mining.window_tags(first, last), raise_on_error=True,
-                                run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}})
-        seconds = time.perf_counter() - start
-        normalized = [e.event_specific_data.materialization.metadata["normalized"].value
-                      for e in result.get_asset_materialization_events()][0]
-    return {"seconds": seconds, "normalized": normalized}
+    run = _materialize(url, None, dagster_home, ["normalized_errors"], tags=mining.window_tags(first, last))
+    return {"seconds": run["seconds"], "normalized": run["metadata"]["normalized_errors"]["normalized"]}
 
 
 STEP_ORDER = ["raw_errors", "normalized_errors", "error_signatures", "error_candidates", "skill_proposals"]

@@ -59,9 +59,6 @@ def normalize_window(connection, start: datetime, end: datetime) -> tuple[int, i
         with connection() as conn:
             normalized += rollup.normalize_rows(conn, *rollup.day_bounds(day))
             touched += rollup.apply_count_deltas(conn)
-    if not touched:  # an empty window still adds what other days' changes left pending
-        with connection() as conn:
-            touched = rollup.apply_count_deltas(conn)
     return normalized, touched
 
 
@@ -82,7 +79,7 @@ def build_signatures(conn, as_of: datetime) -> tuple[int, int]:
     # A pattern's id comes from its earliest-seen signature, so it holds while the pattern grows.
     patterns = merge_patterns([(kind, component, norm) for _, kind, component, norm, _, _ in rows],
                               weights=[row[4] for row in rows],
-                              first_seen=[(row[5] is None, row[5] or 0) for row in rows])
+                              first_seen=[row[5] for row in rows])
     rollup.assign_patterns(conn, [(row[0], p.id, p.template) for row, p in zip(rows, patterns)])
     return count, len({p.id for p in patterns})
 

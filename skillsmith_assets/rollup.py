@@ -128,6 +128,7 @@ ON CONFLICT (day, fp) DO UPDATE SET
     last_seen = CASE WHEN excluded.hits > 0 THEN greatest(c.last_seen, excluded.last_seen) ELSE c.last_seen END,
     tags = CASE WHEN excluded.tags = '{}' THEN c.tags
                 ELSE ARRAY(SELECT DISTINCT x FROM unnest(c.tags || excluded.tags) AS x ORDER BY x) END
+RETURNING day, fp, hits
 """
 
 
@@ -139,9 +140,12 @@ def apply_count_deltas(conn) -> int:
     """
     with conn.cursor() as cur:
         cur.execute(_APPLY_DELTAS)
-        touched = cur.rowcount
-        cur.execute("DELETE FROM error_daily_counts WHERE hits <= 0")
-    return touched
+        counts = cur.fetchall()
+        emptied = [(day, fp) for day, fp, hits in counts if hits <= 0]
+        if emptied:  # only counts this statement touched can have reached zero
+            cur.execute("DELETE FROM error_daily_counts WHERE (day, fp) IN (SELECT * FROM unnest(%s::date[], %s::uuid[]))",
+                        ([day for day, _ in emptied], [fp for _, fp in emptied]))
+    return len(counts)
 
 
 def rows_in_window(conn, start: datetime, end: datetime) -> int:

@@ -87,6 +87,22 @@ def database(pg_admin_url, schema_template, monkeypatch):
 
 
 @pytest.fixture
+def empty_database(pg_admin_url):
+    """The URL of a new database without Skillsmith's schema (a Dagster instance's, say), dropped after."""
+    import psycopg2
+
+    name = "e_" + uuid.uuid4().hex[:12]
+    admin = psycopg2.connect(pg_admin_url)
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f"CREATE DATABASE {name}")
+    yield with_database(pg_admin_url, name)
+    with admin.cursor() as cur:
+        cur.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    admin.close()
+
+
+@pytest.fixture
 def conn(database):
     from skillsmith_assets import db
 

@@ -493,8 +493,7 @@ current-context: local
 """
 
 
-def test_kubernetes_instance_config_loads_with_its_run_launcher(pg_admin_url, tmp_path, monkeypatch):
-    import psycopg2
+def test_kubernetes_instance_config_loads_with_its_run_launcher(empty_database, tmp_path, monkeypatch):
     import yaml
 
     base = yaml.safe_load((ROOT / "deploy" / "dagster.yaml").read_text())
@@ -510,25 +509,14 @@ def test_kubernetes_instance_config_loads_with_its_run_launcher(pg_admin_url, tm
     home = tmp_path / "dagster_home"
     home.mkdir()
     (home / "dagster.yaml").write_text(yaml.safe_dump(k8s))
-    name = "dagster_k8s_" + uuid.uuid4().hex[:8]
-    admin = psycopg2.connect(pg_admin_url)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f"CREATE DATABASE {name}")
-    try:
-        monkeypatch.setenv("DAGSTER_HOME", str(home))
-        monkeypatch.setenv("DAGSTER_POSTGRES_URL",
-                           with_database(pg_admin_url, name).replace("postgresql://", "postgresql+psycopg2://", 1))
-        with dg.DagsterInstance.get() as instance:
-            launcher = instance.run_launcher
-            assert type(launcher).__name__ == "K8sRunLauncher"
-            assert launcher.job_namespace == "skillsmith" and launcher.instance_config_map == "dagster-instance"
-            assert type(instance.run_storage).__name__ == "PostgresRunStorage"
-            assert instance.run_retries_enabled and instance.run_retries_max_retries == 2
-    finally:
-        with admin.cursor() as cur:
-            cur.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        admin.close()
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    monkeypatch.setenv("DAGSTER_POSTGRES_URL", empty_database.replace("postgresql://", "postgresql+psycopg2://", 1))
+    with dg.DagsterInstance.get() as instance:
+        launcher = instance.run_launcher
+        assert type(launcher).__name__ == "K8sRunLauncher"
+        assert launcher.job_namespace == "skillsmith" and launcher.instance_config_map == "dagster-instance"
+        assert type(instance.run_storage).__name__ == "PostgresRunStorage"
+        assert instance.run_retries_enabled and instance.run_retries_max_retries == 2
 
 
 # --- the code location -----------------------------------------------------------------

@@ -5,13 +5,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import uuid
 import zipfile
 
-from conftest import ROOT, with_database
+from conftest import ROOT
 
 
-def test_a_built_wheel_carries_and_applies_the_schema(pg_admin_url, tmp_path):
+def test_a_built_wheel_carries_and_applies_the_schema(empty_database, tmp_path):
     built = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(tmp_path / "dist"),
                             str(ROOT)], capture_output=True, text=True, timeout=600)
     assert built.returncode == 0, built.stderr[-3000:]
@@ -25,21 +24,8 @@ def test_a_built_wheel_carries_and_applies_the_schema(pg_admin_url, tmp_path):
     code = ("from skillsmith_assets import db; import sys; "
             "assert db.SQL_DIR.is_relative_to(sys.argv[1]), db.SQL_DIR; "
             "print(db.apply_schema(db.resolve_target()))")
-    import psycopg2
-
-    name = "wheel_" + uuid.uuid4().hex[:8]
-    admin = psycopg2.connect(pg_admin_url)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f"CREATE DATABASE {name}")
-    try:
-        env = {**os.environ, "PYTHONPATH": str(tmp_path / "site"),
-               "SKILLSMITH_DATABASE_URL": with_database(pg_admin_url, name)}
-        run = subprocess.run([sys.executable, "-c", code, str(tmp_path / "site")], capture_output=True, text=True,
-                             cwd=tmp_path, env=env, timeout=300)
-        assert run.returncode == 0, run.stderr[-3000:]
-        assert run.stdout.strip() == repr([n.rsplit("/", 1)[1] for n in shipped])  # every file, applied
-    finally:
-        with admin.cursor() as cur:
-            cur.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        admin.close()
+    env = {**os.environ, "PYTHONPATH": str(tmp_path / "site"), "SKILLSMITH_DATABASE_URL": empty_database}
+    run = subprocess.run([sys.executable, "-c", code, str(tmp_path / "site")], capture_output=True, text=True,
+                         cwd=tmp_path, env=env, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.stdout.strip() == repr([n.rsplit("/", 1)[1] for n in shipped])  # every file, applied

@@ -177,15 +177,13 @@ def _group_scanned(scanner, stdin_bytes, stdout_bytes, text_mode: bool, workers:
                 weights[number] += 1
                 slow_lines.append((at, kept, number))
             chunks.append((source.keep(chunk), source.keep_records(records), source.keep_records(pair_sigs.tobytes()),
-                           literals if slow_lines or any(literals) else len(literals), slow_lines))
+                           literals, slow_lines))
         keys = [(kind, component or None, norm) for (norm, kind, component) in numbers]
         fields = _signature_fields(keys, weights)
         errors = getattr(sys.stdout, "errors", None) or "strict"  # as the text stream would encode
         sig_pieces = [added_fields(*f).encode("utf-8", errors) for f in fields]
         sys.stdout.flush()
         for where, records_at, sigs_at, literals, slow_lines in chunks:
-            if isinstance(literals, int):  # only blank slow lines: kept as a count
-                literals = [""] * literals
             for at, kept, sig in slow_lines:
                 literals[at] = event_line(kept, fields[sig])
             pair_sigs = array("i")
