@@ -19,7 +19,7 @@ import argparse
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from . import common
@@ -58,10 +58,15 @@ def ingest_run(server: common.BenchServer, jsonl: Path, count: int, check: bool)
             "peak_rss_mb": result["peak_rss_mb"], "loaded": loaded, "rows": rows, "stored": stored}
 
 
-def copy_run(server: common.BenchServer, rows_path: Path, count: int, check: bool) -> dict:
+def copy_run(server: common.BenchServer, rows_path: Path, count: int, check: bool, now: datetime) -> dict:
+    from skillsmith_assets.partitions import ensure_days
+
     target = server.fresh_database(DB)
     conn = common.connect(target.url)
     try:
+        # The day partitions ingest makes as it goes exist before the clock starts: the ceiling is the COPY alone.
+        ensure_days(conn, [(now - timedelta(days=d)).date() for d in range(32)])
+        conn.commit()
         start = time.perf_counter()
         with conn.cursor() as cur, open(rows_path, encoding="utf-8") as handle:
             cur.copy_expert("COPY agent_errors (ts, error, component, tags, event_key) FROM STDIN", handle, size=1 << 20)
@@ -81,7 +86,8 @@ def run(server: common.BenchServer, events: int = 1_000_000, scales: tuple[int, 
     sizes = [max(1, events * s // top) for s in scales]
     with tempfile.TemporaryDirectory(prefix="skillsmith-bench-ingest-", dir=workdir) as tmp:
         common.log(f"ingest: generating {events:,} events")
-        generated = common.fast_events(events, seed=seed, now=datetime.now(timezone.utc))
+        now = datetime.now(timezone.utc)
+        generated = common.fast_events(events, seed=seed, now=now)
         runs = []
         for scale, size in zip(scales, sizes):
             jsonl, rows_path = Path(tmp) / f"events_{size}.jsonl", Path(tmp) / f"rows_{size}.copy"
@@ -90,7 +96,7 @@ def run(server: common.BenchServer, events: int = 1_000_000, scales: tuple[int, 
             common.log(f"ingest: skillsmith ingest of {size:,} events ({scale}x)")
             ingest = ingest_run(server, jsonl, size, check)
             common.log(f"ingest: bare COPY of {size:,} rows")
-            copy = copy_run(server, rows_path, size, check)
+            copy = copy_run(server, rows_path, size, check, now)
             runs.append({"scale": scale, "events": size, "ingest": ingest, "copy": copy,
                          "share_of_copy": copy["seconds"] / ingest["seconds"],
                          "same_rows": None if not check else ingest["stored"] == copy["stored"],

@@ -143,8 +143,11 @@ def add_history(conn, lo: int, hi: int, start: datetime, end: datetime, slots: i
     The secondary indexes are dropped and rebuilt around the load (a bulk load is
     faster that way); they come back with their definitions unchanged.
     """
+    from skillsmith_assets.mining import days_between
     from skillsmith_assets.normalize_rules import RULES_VERSION
+    from skillsmith_assets.partitions import ensure_days
 
+    ensure_days(conn, days_between(start, end))
     with conn.cursor() as cur:
         # As earlier ticks left them: counted, with no deltas pending (count_days recounts the days).
         cur.execute("ALTER TABLE agent_errors DISABLE TRIGGER USER")

@@ -16,20 +16,30 @@ from . import db
 from .events import parse_event
 from .normalize import normalize_event
 
+# A retried call without a time takes the stamp of its first call, so its key (event_key, ts)
+# is found within that day's partition.
+_STAMP = """
+INSERT INTO agent_error_stamps (event_key, ts) VALUES (%(key)s, now()) ON CONFLICT (event_key) DO NOTHING;
+SELECT ts FROM agent_error_stamps WHERE event_key = %(key)s
+"""
+# No conflict target: the key is (event_key) on a store made before partitioning, (event_key, ts) after.
 _INSERT = """
 INSERT INTO agent_errors (ts, error, component, tags, norm_error, fingerprint, kind, normalizer_version, event_key)
 VALUES (coalesce(%(ts)s, now()), %(error)s, %(component)s, %(tags)s, %(norm)s, %(fp)s, %(kind)s, %(version)s, %(key)s)
-ON CONFLICT (event_key) DO NOTHING
+ON CONFLICT DO NOTHING
 RETURNING id, ts
 """
 
 
-def _store(conn, params: dict):
+def _store(conn, params: dict, retryable: bool):
     with conn.cursor() as cur:
+        if retryable and params["ts"] is None:
+            cur.execute(_STAMP, params)
+            params = {**params, "ts": cur.fetchone()[0]}
         cur.execute(_INSERT, params)
         row = cur.fetchone()
         if row is None:  # already stored: return the stored row, add nothing
-            cur.execute("SELECT id, ts FROM agent_errors WHERE event_key = %(key)s", params)
+            cur.execute("SELECT id, ts FROM agent_errors WHERE event_key = %(key)s AND ts = %(ts)s", params)
             row = cur.fetchone()
         return row
 
@@ -59,11 +69,11 @@ def ingest_error(event: dict, conn=None) -> dict:
         "key": parsed.key,
     }
     if conn is not None:
-        row_id, ts = _store(conn, params)
+        row_id, ts = _store(conn, params, retryable=parsed.source_id is not None)
     else:
         ensure_schema()
         with db.connection() as own:
-            row_id, ts = _store(own, params)
+            row_id, ts = _store(own, params, retryable=parsed.source_id is not None)
     return {
         "id": row_id,
         "ts": ts,

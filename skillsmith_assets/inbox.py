@@ -41,7 +41,7 @@ def files_for_day(folder: Path, day: date) -> list[Path]:
                   if p.is_file() and p.name.endswith((".jsonl", ".jsonl.gz", ".ndjson")) and file_day(p) == day)
 
 
-def load_day(conn, folder: Path, day: date) -> tuple[IngestReport, list[str]]:
+def load_day(conn, folder: Path, day: date, partitions=None) -> tuple[IngestReport, list[str]]:
     """Load the day's files into the caller's transaction; returns the counts and the file names."""
     total = IngestReport()
     names = []
@@ -49,6 +49,7 @@ def load_day(conn, folder: Path, day: date) -> tuple[IngestReport, list[str]]:
         opener = gzip.open if path.name.endswith(".gz") else open
         with opener(path, "rb") as handle:
             # keyed by the file's name, so a moved inbox folder does not load its files twice
-            total.add(ingest_stream(conn, handle, str(path), origin=f"inbox:{path.name}"))
+            total.add(ingest_stream(conn, handle, str(path), origin=f"inbox:{path.name}",
+                                    partitions=partitions))
         names.append(path.name)
     return total, names

@@ -22,6 +22,7 @@ from typing import BinaryIO, Callable, Iterable
 from .batch_normalize import normalize_batch
 from .events import Event, RejectedEvent, parse_line
 from .normalize import Normalized
+from .partitions import DayPartitions
 
 CHUNK_ROWS = 20_000
 
@@ -29,14 +30,26 @@ _COLUMNS = "ts, error, component, tags, event_key, norm_error, kind, fingerprint
 _STAGING = """
 CREATE TEMP TABLE IF NOT EXISTS skillsmith_ingest_staging (
     ts timestamptz, error text, component text, tags text[], event_key uuid,
-    norm_error text, kind text, fingerprint uuid, normalizer_version integer
+    norm_error text, kind text, fingerprint uuid, normalizer_version integer,
+    seq bigint GENERATED ALWAYS AS IDENTITY  -- the input's order, which the ids follow
 ) ON COMMIT DELETE ROWS
 """
 
+# An event without a time is stamped when first stored; loading it again takes that stamp,
+# so its (event_key, ts) finds the stored row within the day's partition.
+_STAMP = """
+INSERT INTO agent_error_stamps (event_key, ts)
+SELECT event_key, now() FROM skillsmith_ingest_staging WHERE ts IS NULL
+ON CONFLICT (event_key) DO NOTHING;
+UPDATE skillsmith_ingest_staging s SET ts = st.ts FROM agent_error_stamps st
+ WHERE s.ts IS NULL AND st.event_key = s.event_key;
+"""
+_DAYS = "SELECT DISTINCT (ts AT TIME ZONE 'UTC')::date FROM skillsmith_ingest_staging"
+# No conflict target: the key is (event_key) on a store made before partitioning, (event_key, ts) after.
 _MERGE = f"""
 INSERT INTO agent_errors ({_COLUMNS})
-SELECT coalesce(ts, now()), {_COLUMNS.split(", ", 1)[1]} FROM skillsmith_ingest_staging
-ON CONFLICT (event_key) DO NOTHING
+SELECT {_COLUMNS} FROM skillsmith_ingest_staging ORDER BY seq
+ON CONFLICT DO NOTHING
 """
 
 
@@ -83,13 +96,18 @@ def copy_row(event: Event, normalized: Normalized) -> str:
             f"{normalized.normalizer_version}\n")
 
 
-def _flush(cur, events: list[Event]) -> tuple[int, int]:
+def _flush(cur, events: list[Event], partitions: DayPartitions | None) -> tuple[int, int]:
     """Normalize a chunk with the batch engine and store it; (inserted, already present)."""
     if not events:
         return 0, 0
     results = normalize_batch([e.error for e in events], [e.component for e in events])
     cur.copy_expert(f"COPY skillsmith_ingest_staging ({_COLUMNS}) FROM STDIN",
                     io.StringIO("".join(copy_row(e, n) for e, n in zip(events, results))))
+    if any(e.ts is None for e in events):
+        cur.execute(_STAMP)
+    if partitions is not None:
+        cur.execute(_DAYS)
+        partitions.ensure(day for (day,) in cur.fetchall())
     cur.execute(_MERGE)
     inserted = cur.rowcount
     cur.execute("TRUNCATE skillsmith_ingest_staging")
@@ -97,12 +115,14 @@ def _flush(cur, events: list[Event]) -> tuple[int, int]:
 
 
 def ingest_stream(conn, stream: BinaryIO, source: str, progress: Callable[[int], None] | None = None,
-                  origin: str | None = None) -> IngestReport:
+                  origin: str | None = None, partitions: DayPartitions | None = None) -> IngestReport:
     """Load one JSON-lines stream in one transaction (the caller's connection commits).
 
     ``source`` names the stream in reports; ``origin`` (default: ``source``) is the
     stable name its events are keyed by, with their line numbers: a file's
     absolute path, so loading it again from another directory adds nothing.
+    ``partitions`` makes the day partitions each chunk needs first; without it, rows of a
+    day that has none wait in the default partition for the next mining run to make it.
     """
     origin = origin or source
     report = IngestReport()
@@ -119,13 +139,13 @@ def ingest_stream(conn, stream: BinaryIO, source: str, progress: Callable[[int],
                 report.rejected.append(Rejection(source, number, str(exc)))
                 continue
             if len(rows) >= CHUNK_ROWS:
-                loaded, dup = _flush(cur, rows)
+                loaded, dup = _flush(cur, rows, partitions)
                 report.loaded += loaded
                 report.duplicates += dup
                 rows = []
                 if progress:
                     progress(number)
-        loaded, dup = _flush(cur, rows)
+        loaded, dup = _flush(cur, rows, partitions)
         report.loaded += loaded
         report.duplicates += dup
     return report
@@ -171,17 +191,19 @@ def ingest_files(conn_factory, paths: Iterable[str], stdin: BinaryIO | None = No
     still load; one that fails while being read loads nothing of itself.
     """
     total = IngestReport()
+    partitions = DayPartitions(conn_factory)
     for path in paths:
         progress = TerminalProgress(path) if show_progress else None
         try:
             if path == "-":
                 with conn_factory() as conn:
-                    report = ingest_stream(conn, stdin or sys.stdin.buffer, "<stdin>", progress)
+                    report = ingest_stream(conn, stdin or sys.stdin.buffer, "<stdin>", progress, partitions=partitions)
             else:
                 if os.path.isdir(path):
                     raise IsADirectoryError(path)
                 with open(path, "rb") as handle, conn_factory() as conn:
-                    report = ingest_stream(conn, handle, path, progress, origin=os.path.realpath(path))
+                    report = ingest_stream(conn, handle, path, progress, origin=os.path.realpath(path),
+                                           partitions=partitions)
         except OSError as exc:
             report = IngestReport(unreadable=[(path, _unreadable(exc))])
         finally:

@@ -10,9 +10,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-from . import rollup
+from . import renormalize, rollup
 from .classification import load_classifier
 from .inbox import load_day
+from .partitions import DayPartitions, days_around
 from .proposals import Candidate, ProposalReport, existing_coverage, write_proposals
 
 
@@ -31,18 +32,29 @@ class RawReport:
     files: list[str] = field(default_factory=list)
 
 
-def load_raw(conn, start: datetime, end: datetime, inbox: Path | None) -> RawReport:
-    """Load the window's archived files (if an inbox is set), then count the window's events."""
+def load_raw(connection, start: datetime, end: datetime, inbox: Path | None, today: date) -> RawReport:
+    """Make the day partitions of the window and of the days ahead, load the window's archived
+    files (if an inbox is set), then count the window's events.
+
+    ``connection`` opens a transaction (a context manager): partitions are made in their own.
+    """
+    partitions = DayPartitions(connection)
+    partitions.ensure(days_between(start, end) + days_around(today))
     report = RawReport()
+    with connection() as conn:
+        _load_inbox(conn, start, end, inbox, partitions, report)
+        report.events = rollup.rows_in_window(conn, start, end)
+    return report
+
+
+def _load_inbox(conn, start, end, inbox, partitions, report) -> None:
     if inbox is not None:
         for day in days_between(start, end):
-            ingest_report, names = load_day(conn, inbox, day)
+            ingest_report, names = load_day(conn, inbox, day, partitions)
             report.loaded += ingest_report.loaded
             report.duplicates += ingest_report.duplicates
             report.rejected += [f"{r.source}:{r.line}: {r.reason}" for r in ingest_report.rejected]
             report.files += names
-    report.events = rollup.rows_in_window(conn, start, end)
-    return report
 
 
 def normalize_window(connection, start: datetime, end: datetime) -> tuple[int, int]:
@@ -57,7 +69,7 @@ def normalize_window(connection, start: datetime, end: datetime) -> tuple[int, i
     normalized = touched = 0
     for day in days_between(start, end):
         with connection() as conn:
-            normalized += rollup.normalize_rows(conn, *rollup.day_bounds(day))
+            normalized += renormalize.normalize_day(conn, day)
             touched += rollup.apply_count_deltas(conn)
     return normalized, touched
 

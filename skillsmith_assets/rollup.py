@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
-from .normalize_rules import RULES_VERSION
 
 # Impact weights, as in the seed.
 IMPACT_WEIGHT_7D = 0.7
@@ -26,50 +25,6 @@ def serialize_mining(conn) -> None:
 def day_bounds(day: date) -> tuple[datetime, datetime]:
     start = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
     return start, start + timedelta(days=1)
-
-
-NORMALIZE_CHUNK = 50_000
-
-
-def normalize_rows(conn, start: datetime, end: datetime) -> int:
-    """Fill kind/norm_error/fingerprint for rows in [start, end) that lack them or are stale.
-
-    Rows stream from a server-side cursor in chunks (memory stays flat), are normalized by
-    the batch path (the same rule table as the SQL functions, many times faster than
-    regexes in PL/pgSQL), and go back with one COPY and one UPDATE per chunk.
-    """
-    import io
-
-    from .batch_normalize import normalize_batch
-    from .ingest import copy_text
-
-    total = 0
-    with conn.cursor(name="skillsmith_rows_to_normalize") as source, conn.cursor() as cur:
-        source.itersize = NORMALIZE_CHUNK
-        source.execute(
-            """SELECT id, error, component FROM agent_errors
-                WHERE ts >= %(start)s AND ts < %(end)s
-                  AND (fingerprint IS NULL OR normalizer_version IS DISTINCT FROM %(version)s)""",
-            {"start": start, "end": end, "version": RULES_VERSION},
-        )
-        cur.execute("CREATE TEMP TABLE IF NOT EXISTS skillsmith_normalized "
-                    "(id bigint, norm text, kind text, fp uuid) ON COMMIT DROP")
-        while rows := source.fetchmany(NORMALIZE_CHUNK):
-            results = normalize_batch([row[1] for row in rows], [row[2] for row in rows])
-            buffer = io.StringIO("".join(
-                f"{row[0]}\t{copy_text(r.norm_error)}\t{copy_text(r.kind)}\t{r.fingerprint}\n"
-                for row, r in zip(rows, results)
-            ))
-            cur.copy_expert("COPY skillsmith_normalized (id, norm, kind, fp) FROM STDIN", buffer)
-            cur.execute(
-                """UPDATE agent_errors e SET norm_error = n.norm, kind = n.kind, fingerprint = n.fp,
-                          normalizer_version = %s
-                     FROM skillsmith_normalized n WHERE e.id = n.id""",
-                (RULES_VERSION,),
-            )
-            cur.execute("TRUNCATE skillsmith_normalized")
-            total += len(rows)
-    return total
 
 
 def count_day(conn, day: date) -> int:

@@ -14,6 +14,8 @@ import click
 # command name -> "module:function" (modules under skillsmith_assets.cli)
 COMMANDS = {
     "db-setup": "db_setup:db_setup",
+    "db-migrate": "store_cmd:db_migrate",
+    "db-prune": "store_cmd:db_prune",
     "normalize": "normalize_cmd:normalize",
     "group": "group_cmd:group",
     "ingest": "ingest_cmd:ingest",
@@ -29,6 +31,8 @@ COMMANDS = {
 
 SHORT_HELP = {
     "db-setup": "Apply sql/ to the configured database, idempotently.",
+    "db-migrate": "Move an unpartitioned agent_errors into day partitions, keeping every row.",
+    "db-prune": "Drop the day partitions before a date, with their counts.",
     "normalize": "JSON lines in, the same lines with norm_error, kind, fingerprint out.",
     "group": "Like normalize, then merge patterns over the input; adds pattern.",
     "ingest": "Load JSON-lines events (FILE... or -) into agent_errors.",

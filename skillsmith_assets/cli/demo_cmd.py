@@ -15,6 +15,7 @@ def demo(events, seed):
 
     from .. import db
     from ..ingest import ingest_stream
+    from ..partitions import DayPartitions
     from ..sample_data import generate_events
     from .mine_cmd import run_mining
 
@@ -30,7 +31,8 @@ def demo(events, seed):
     with db.connection(target) as conn:
         with conn.cursor() as cur:
             cur.execute("DELETE FROM agent_errors WHERE tags @> ARRAY['sample']")
-        report = ingest_stream(conn, io.BytesIO(b"\n".join(lines)), "<sample>")
+        report = ingest_stream(conn, io.BytesIO(b"\n".join(lines)), "<sample>",
+                               partitions=DayPartitions(lambda: db.connection(target)))
     click.echo(f"Sample errors: {report.summary()}")
     if not run_mining(min_hits=2, top_n=50):
         raise SystemExit(1)

@@ -41,8 +41,7 @@ def _md_table(rows: list[dict], columns: list[str]) -> dg.MarkdownMetadataValue:
 def raw_errors(context: dg.AssetExecutionContext, error_store: ErrorStore) -> dg.MaterializeResult:
     """The day's slice of agent_errors; also loads the day's archived files from SKILLSMITH_INBOX (idempotently)."""
     start, end = context.partition_time_window
-    with error_store.connection() as conn:
-        report = mining.load_raw(conn, start, end, inbox_dir())
+    report = mining.load_raw(error_store.connection, start, end, inbox_dir(), today=datetime.now(timezone.utc).date())
     for line in report.rejected[:50]:
         context.log.warning(f"rejected {line}")
     return dg.MaterializeResult(metadata={
