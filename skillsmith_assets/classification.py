@@ -13,8 +13,7 @@ from pathlib import Path
 import yaml
 
 from .paths import PACKAGE_DIR, project_dir
-
-KINDS = ("guardrail", "fixer")
+from .skill_model import KINDS
 
 
 @dataclass(frozen=True)

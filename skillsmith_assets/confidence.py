@@ -99,11 +99,14 @@ def skill_confidences(conn, skill_ids=(), threshold: float = DEFAULT_THRESHOLD,
     return sorted(scored, key=lambda c: (c.confidence, c.skill_id))
 
 
-def outcome_metrics(conn, days: int | None = None) -> dict[str, float | int]:
-    """The seed's learning metrics: errors prevented and fix rate (fixed / (fixed + failed)).
+def fix_rate(fixed: int, failed: int) -> float:
+    """fixed / (fixed + failed): the one definition, for the metrics and the confidence asset.
+    NaN (shown as n/a) when no fix was tried: 0 would read as "every fix failed"."""
+    return fixed / (fixed + failed) if fixed + failed else math.nan
 
-    ``days`` limits them to the most recent window; ``fix_rate`` is 0.0 when no fix was tried.
-    """
+
+def outcome_metrics(conn, days: int | None = None) -> dict[str, float | int]:
+    """The learning metrics: errors prevented and ``fix_rate``, all time or over the last ``days``."""
     where, params = ("WHERE ts >= now() - make_interval(days => %s)", (days,)) if days else ("", ())
     with conn.cursor() as cur:
         cur.execute(f"SELECT outcome, count(*) FROM skill_outcomes {where} GROUP BY outcome", params)
@@ -113,7 +116,7 @@ def outcome_metrics(conn, days: int | None = None) -> dict[str, float | int]:
         "errors_prevented": counts.get("prevented", 0),
         "fixes_applied": fixed,
         "fixes_failed": failed,
-        "fix_rate": fixed / (fixed + failed) if fixed + failed else 0.0,
+        "fix_rate": fix_rate(fixed, failed),
         "dry_run_diffs": counts.get("dry_run_diff", 0),
         "false_positives": counts.get("false_positive", 0),
     }

@@ -29,7 +29,7 @@ from pathlib import Path
 from . import paths
 from .github_client import GitHubCalls, GitHubSettings, GitHubSetupError, connect
 from .pr_body import HANDS_OFF_MARKER, Marker, ProposalSummary, credential_kinds, parse_marker, render_body, title
-from .skill_model import ID_RE, KINDS, autopatch_relpath, load_skill_file, skill_files
+from .skill_model import ID_RE, KINDS, autopatch_relpath, read_skill_files
 
 COMMIT_TRAILER = "Skillsmith-Batch:"
 LABEL_COLOR = "5319e7"
@@ -54,14 +54,11 @@ class Proposal:
 def load_proposals(project_dir: Path | None = None, log=None) -> list[Proposal]:
     """Every well-formed ``skills/proposed/<ID>.yaml`` (plus a fixer's autopatch, when present)."""
     root = Path(project_dir) if project_dir else paths.project_dir()
-    proposed = root / "skills" / "proposed"
     log = log or (lambda message: None)
     found = []
-    for path in skill_files(proposed):
-        try:
-            doc = load_skill_file(path)
-        except ValueError:
-            log(f"skipping {path.name}: not valid YAML")
+    for path, doc, problem in read_skill_files(paths.proposed_dir(root)):
+        if problem:
+            log(f"skipping {path.name}: {problem}")
             continue
         if not isinstance(doc, dict) or not isinstance(doc.get("id"), str) or not ID_RE.match(doc["id"]):
             log(f"skipping {path.name}: no valid id")

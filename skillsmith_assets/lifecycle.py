@@ -39,7 +39,7 @@ from .skill_model import (
     files_for_id,
     load_skill_file,
     normalize_id,
-    skill_files,
+    read_skill_files,
     validate_skill,
     write_text_atomic,
 )
@@ -120,11 +120,7 @@ def _edited_text(original: str, status: str, dry_run: bool | None, append: dict 
 def _check_no_conflict(doc: dict, sid: str) -> None:
     """The approved skills must not already cover this id or fingerprint (retrain would refuse)."""
     fp = str((doc.get("match") or {}).get("fingerprint") or "").lower()
-    for path in skill_files(paths.skills_dir()):
-        try:
-            other = load_skill_file(path)
-        except (ValueError, OSError):
-            continue
+    for path, other, _ in read_skill_files(paths.skills_dir()):
         if not isinstance(other, dict) or other.get("status") != "approved":
             continue
         if other.get("id") == sid:

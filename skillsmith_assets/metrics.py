@@ -48,7 +48,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from . import paths
-from .skill_model import skill_files as yaml_files_in
+from .confidence import fix_rate
+from .skill_model import read_skill_files
 
 METRIC_KEYS = (
     "error_volume_7d",
@@ -115,25 +116,15 @@ def _first_time(doc: dict, keys) -> datetime | None:
     return None
 
 
-def _read(path: Path) -> dict:
-    """A skill or rejection file as a mapping; an unreadable file still counts by its place."""
-    import yaml
-
-    try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
-        return {}
-    return doc if isinstance(doc, dict) else {}
-
-
-def skill_files(skills_root: Path | None = None) -> list[SkillFile]:
-    """Every skill file with where it is and when it was proposed (see the module doc)."""
+def dated_skill_files(skills_root: Path | None = None) -> list[SkillFile]:
+    """Every skill file with where it is and when it was proposed (see the module doc);
+    an unreadable file still counts by its place."""
     root = Path(skills_root) if skills_root else paths.skills_dir()
     places = [(root / "proposed", "proposed"), (root / "rejected", "rejected"), (root, None)]
     found = []
     for directory, place in places:
-        for path in yaml_files_in(directory):
-            doc = _read(path)
+        for path, doc, _ in read_skill_files(directory):
+            doc = doc if isinstance(doc, dict) else {}
             if place is None:
                 place_here = "approved" if doc.get("status") == "approved" else "other"
             else:
@@ -147,7 +138,7 @@ def skill_files(skills_root: Path | None = None) -> list[SkillFile]:
 
 
 def skill_metrics(now: datetime, skills_root: Path | None = None) -> dict[str, float]:
-    files = [f for f in skill_files(skills_root) if f.generated]
+    files = [f for f in dated_skill_files(skills_root) if f.generated]
     approved = sum(1 for f in files if f.place == "approved")
     rejected = sum(1 for f in files if f.place == "rejected")
     pending = sum(1 for f in files if f.place == "proposed")
@@ -187,7 +178,7 @@ def database_metrics(conn, now: datetime) -> dict[str, float]:
         "error_volume_7d": int(volume),
         "pattern_diversity_7d": int(diversity),
         "errors_prevented_7d": int(prevented),
-        "fix_rate_30d": fixed / attempts if attempts else math.nan,
+        "fix_rate_30d": fix_rate(fixed, failed),
         "fix_attempts_30d": int(attempts),
     }
 

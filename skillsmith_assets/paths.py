@@ -16,19 +16,19 @@ def project_dir() -> Path:
     return Path(os.environ.get("SKILLSMITH_PROJECT_DIR") or Path.cwd()).resolve()
 
 
-def skills_dir() -> Path:
-    """Approved (deployed) skills: ``skills/*.yaml``."""
-    return project_dir() / "skills"
+def skills_dir(root: Path | None = None) -> Path:
+    """Approved (deployed) skills: ``skills/*.yaml`` of ``root`` (default: the project)."""
+    return Path(root or project_dir()) / "skills"
 
 
-def proposed_dir() -> Path:
+def proposed_dir(root: Path | None = None) -> Path:
     """Proposals awaiting review: ``skills/proposed/*.yaml``."""
-    return skills_dir() / "proposed"
+    return skills_dir(root) / "proposed"
 
 
-def rejected_dir() -> Path:
+def rejected_dir(root: Path | None = None) -> Path:
     """Rejected proposals, kept so their patterns are never proposed again."""
-    return skills_dir() / "rejected"
+    return skills_dir(root) / "rejected"
 
 
 def autopatches_dir() -> Path:

@@ -17,7 +17,7 @@ import yaml
 
 from . import paths
 from .classification import Classifier
-from .skill_model import (autopatch_relpath, load_skill_file, regex_problem, skill_files, skill_id,
+from .skill_model import (autopatch_relpath, read_skill_files, regex_problem, skill_id,
                           validate_skill, write_text_atomic)
 from .skill_regex import build_message_regex
 
@@ -166,10 +166,8 @@ class Coverage:
 def existing_coverage() -> Coverage:
     coverage = Coverage()
     for folder in (paths.skills_dir(), paths.proposed_dir(), paths.rejected_dir()):
-        for path in skill_files(folder):
-            try:
-                doc = load_skill_file(path)
-            except ValueError:
+        for path, doc, problem in read_skill_files(folder):
+            if problem:
                 coverage.unreadable.append(str(path))
                 continue
             if not isinstance(doc, dict) or "id" not in doc:

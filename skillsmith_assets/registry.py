@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import paths
-from .skill_model import ID_RE, load_skill_file, regex_problem, skill_files, validate_skill, write_text_atomic
+from .skill_model import ID_RE, read_skill_files, regex_problem, validate_skill, write_text_atomic
 
 REGISTRY_NAME = "registry.json"
 REGISTRY_FORMAT = 1
@@ -123,12 +123,10 @@ def build(strict: bool = True) -> BuildResult:
     by_id: dict[str, str] = {}
     by_fp: dict[str, str] = {}
 
-    for path in skill_files(paths.skills_dir()):
+    for path, doc, problem in read_skill_files(paths.skills_dir()):
         rel = _relative(path)
-        try:
-            doc = load_skill_file(path)
-        except (ValueError, OSError) as exc:
-            problems.append(f"{rel}: {str(exc).replace(str(path) + ': ', '')}")
+        if problem:
+            problems.append(f"{rel}: {problem}")
             continue
         errors = validate_skill(doc)
         if isinstance(doc, dict):

@@ -188,6 +188,22 @@ def skill_files(directory: Path) -> list[Path]:
     return sorted(p for p in directory.iterdir() if p.is_file() and p.suffix in (".yaml", ".yml"))
 
 
+def read_skill_files(directory: Path) -> list[tuple[Path, object, str | None]]:
+    """Every skill file in ``directory``, parsed once: (path, document, problem).
+
+    The one way skill folders are read. ``problem`` says why a file could not be read
+    (its document is then None); a document that is not a mapping is returned as it is,
+    for the caller to judge.
+    """
+    found = []
+    for path in skill_files(directory):
+        try:
+            found.append((path, load_skill_file(path), None))
+        except (ValueError, OSError) as exc:  # YAML, encoding (a ValueError too) or I/O
+            found.append((path, None, str(exc).replace(f"{path}: ", "")))
+    return found
+
+
 def files_for_id(directory: Path, sid: str) -> list[Path]:
     """Files named ``<ID>*.yaml`` in ``directory`` (proposal files may carry a suffix after the id)."""
     sid = normalize_id(sid)

@@ -21,6 +21,7 @@ import yaml
 from conftest import ROOT, run_cli
 from skillsmith_assets import classification, proposals
 from skillsmith_assets.defs import mining
+from skillsmith_assets.defs.partitions import RANGE_END_TAG, RANGE_START_TAG
 from skillsmith_assets.defs.resources import ErrorStore
 from skillsmith_assets.ingest import ingest_stream
 from skillsmith_assets.sample_data import generate_events
@@ -313,8 +314,8 @@ def test_schedule_tick_requests_yesterday_and_today_and_the_run_proposes(sample_
     when = datetime.combine(TODAY, datetime.min.time(), tzinfo=timezone.utc) + timedelta(hours=12)
     context = dg.build_schedule_context(instance=instance, scheduled_execution_time=when)
     request = mining.mining_every_6_hours(context)
-    assert request.tags[mining.RANGE_START] == str(TODAY - timedelta(days=1))
-    assert request.tags[mining.RANGE_END] == str(TODAY)
+    assert request.tags[RANGE_START_TAG] == str(TODAY - timedelta(days=1))
+    assert request.tags[RANGE_END_TAG] == str(TODAY)
     assert mining.mining_every_6_hours.cron_schedule == "0 */6 * * *"
     assert mining.mining_every_6_hours.default_status == dg.DefaultScheduleStatus.RUNNING
     from skillsmith_assets.definitions import defs as code_location

@@ -34,6 +34,6 @@ def demo(events, seed):
         report = ingest_stream(conn, io.BytesIO(b"\n".join(lines)), "<sample>",
                                partitions=DayPartitions(lambda: db.connection(target)))
     click.echo(f"Sample errors: {report.summary()}")
-    if not run_mining(min_hits=2, top_n=50):
+    if not run_mining():
         raise SystemExit(1)
     click.echo("Review them there, or in the Dagster UI: `make dev`, then http://127.0.0.1:3000.")

@@ -1,5 +1,7 @@
 import click
 
+from ..rollup import CandidateRules
+
 
 def dagster_instance():
     """The instance the UI shows: DAGSTER_HOME, else $SKILLSMITH_HOME/dagster_home."""
@@ -41,7 +43,7 @@ def failure_cause(error) -> str:
     return scrub_secrets(text)
 
 
-def run_mining(min_hits: int, top_n: int, days: int = 30) -> bool:
+def run_mining(min_hits: int = CandidateRules.min_hits, top_n: int = CandidateRules.top_n, days: int = 30) -> bool:
     """Materialize the whole graph in-process for the last ``days`` days; print what it proposed."""
     from datetime import datetime, timedelta, timezone
 
@@ -99,9 +101,9 @@ def run_mining(min_hits: int, top_n: int, days: int = 30) -> bool:
 
 
 @click.command("mine")
-@click.option("--min-hits", "--min_hits", "min_hits", default=2, show_default=True, type=click.IntRange(min=1),
+@click.option("--min-hits", "--min_hits", "min_hits", default=CandidateRules.min_hits, show_default=True, type=click.IntRange(min=1),
               help="Minimum hits in the last 7 days for a candidate.")
-@click.option("--top", "top_n", default=50, show_default=True, type=click.IntRange(min=1),
+@click.option("--top", "top_n", default=CandidateRules.top_n, show_default=True, type=click.IntRange(min=1),
               help="How many candidates to keep.")
 @click.option("--days", default=30, show_default=True, type=click.IntRange(min=1, max=400),
               help="How many past days of partitions to (re)load and normalize.")

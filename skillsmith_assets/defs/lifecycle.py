@@ -76,6 +76,7 @@ def skill_confidence(config: SkillConfidenceConfig, error_store: ErrorStore) -> 
         scores = confidence.skill_confidences(conn, deployed, config.threshold, config.min_outcomes)
         metrics = confidence.outcome_metrics(conn)
         recent = confidence.outcome_metrics(conn, days=7)
+        month = confidence.outcome_metrics(conn, days=30)  # the window of the fix_rate_30d metric
     flagged = [s for s in scores if s.flagged]
     rows = ["| skill | kind | successes | failures | dry runs | confidence | flagged |", "|---|---|---|---|---|---|---|"]
     for s in scores:
@@ -91,8 +92,8 @@ def skill_confidence(config: SkillConfidenceConfig, error_store: ErrorStore) -> 
                 sum(s.confidence for s in judged) / len(judged) if judged else 0.0),
             "errors_prevented": dg.MetadataValue.int(metrics["errors_prevented"]),
             "errors_prevented_7d": dg.MetadataValue.int(recent["errors_prevented"]),
-            "fix_rate": dg.MetadataValue.float(float(metrics["fix_rate"])),
-            "fix_rate_7d": dg.MetadataValue.float(float(recent["fix_rate"])),
+            "fix_rate": dg.MetadataValue.float(metrics["fix_rate"]),
+            "fix_rate_30d": dg.MetadataValue.float(month["fix_rate"]),
             "fixes_applied": dg.MetadataValue.int(metrics["fixes_applied"]),
             "false_positives": dg.MetadataValue.int(metrics["false_positives"]),
             "statistic": dg.MetadataValue.text("Wilson score lower bound, 95% (z=1.96)"),

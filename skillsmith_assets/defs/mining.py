@@ -13,13 +13,11 @@ import dagster as dg
 
 from .. import mining, rollup
 from ..inbox import inbox_dir
-from ..skill_model import load_skill_file, skill_files, validate_skill
-from .partitions import daily_partitions
+from ..skill_model import read_skill_files, validate_skill
+from .partitions import daily_partitions, window_tags
 from .resources import ErrorStore
 
 GROUP = "mining"
-RANGE_START = "dagster/asset_partition_range_start"
-RANGE_END = "dagster/asset_partition_range_end"
 
 
 def _md_table(rows: list[dict], columns: list[str]) -> dg.MarkdownMetadataValue:
@@ -98,10 +96,10 @@ def error_signatures(error_store: ErrorStore) -> dg.MaterializeResult:
 class CandidateConfig(dg.Config):
     """Thresholds of a mining run (set in the launchpad or `skillsmith mine`)."""
 
-    min_hits: int = 2
-    top_n: int = 50
-    weight_7d: float = rollup.IMPACT_WEIGHT_7D
-    weight_30d: float = rollup.IMPACT_WEIGHT_30D
+    min_hits: int = rollup.CandidateRules.min_hits
+    top_n: int = rollup.CandidateRules.top_n
+    weight_7d: float = rollup.CandidateRules.weight_7d
+    weight_30d: float = rollup.CandidateRules.weight_30d
 
 
 @dg.asset(deps=[error_signatures], group_name=GROUP, kinds={"postgres"})
@@ -146,11 +144,8 @@ def proposals_are_valid() -> dg.AssetCheckResult:
     from ..paths import proposed_dir
 
     problems = []
-    for path in skill_files(proposed_dir()):
-        try:
-            errors = validate_skill(load_skill_file(path), expected_status="proposed")
-        except ValueError as exc:
-            errors = [str(exc)]
+    for path, doc, problem in read_skill_files(proposed_dir()):
+        errors = [problem] if problem else validate_skill(doc, expected_status="proposed")
         problems += [f"{path.name}: {e}" for e in errors]
     return dg.AssetCheckResult(passed=not problems, severity=dg.AssetCheckSeverity.ERROR,
                                metadata={"invalid": len(problems), "problems": dg.MetadataValue.md(
@@ -165,11 +160,6 @@ mining_job = dg.define_asset_job(
     partitions_def=daily_partitions,
     description="Load, normalize, roll up, rank and propose: the whole lineage for a range of days.",
 )
-
-
-def window_tags(first_day: str, last_day: str) -> dict[str, str]:
-    """Run tags that give the daily assets a partition range in one run."""
-    return {RANGE_START: first_day, RANGE_END: last_day}
 
 
 @dg.schedule(

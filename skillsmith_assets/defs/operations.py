@@ -32,6 +32,7 @@ from datetime import datetime, timezone
 import dagster as dg
 
 from .. import alerts, metrics, paths
+from .partitions import RANGE_END_TAG, RANGE_START_TAG
 from .resources import ErrorStore
 
 GROUP = "operations"
@@ -45,8 +46,6 @@ DEFAULT_FRESHNESS_HOURS = 24.0
 WILL_RETRY_TAG = "dagster/will_retry"
 RETRY_NUMBER_TAG = "dagster/retry_number"
 PARTITION_TAG = "dagster/partition"
-RANGE_START_TAG = "dagster/asset_partition_range_start"
-RANGE_END_TAG = "dagster/asset_partition_range_end"
 
 
 class AlertWebhook(dg.ConfigurableResource):
