@@ -140,7 +140,7 @@ def targets(results: dict) -> list[list[str]]:
         t = top["tick"]["seconds"]
         rows.append([f"6-hourly tick over {top['history']:,} events", "<= 2 s", f"{t:.2f} s",
                      _verdict(t <= TARGETS["tick_seconds"])])
-        rows.append(["tick vs the seed's full recompute (matview refresh)", ">= 20× faster",
+        rows.append(["tick vs the full recompute (matview refresh)", ">= 20× faster",
                      f"{common.fmt_ratio(top['speedup'])} (asset steps alone {common.fmt_ratio(top['speedup_steps'])})",
                      _verdict(top["speedup"] >= TARGETS["tick_speedup"])])
         if top is small:
@@ -316,7 +316,7 @@ def render(results: dict, command: str, plot_name: str | None = "benchmarks.png"
             "The tick is the RunRequest of "
             "the schedule `mining_every_6_hours` (yesterday's and today's partitions) materializing "
             "`MINING_ASSETS` in-process; *tick s (run)* is the whole `materialize` call, *asset steps* the sum "
-            "of its steps. The seed's way is `REFRESH MATERIALIZED VIEW` over `agent_errors` (7- and 30-day "
+            "of its steps. The full recompute is `REFRESH MATERIALIZED VIEW` over `agent_errors` (7- and 30-day "
             "hits per fingerprint). *Signatures = full recompute*: every fingerprint's 30-day hits in "
             "`error_signatures` equal the view's, and no row is left without a fingerprint.",
             "",
@@ -382,7 +382,7 @@ def findings(results: dict) -> list[str]:
                 text += (f": normalizing the {top['tick_events']:,} new rows takes "
                          f"{seconds - top['recount_seconds']:.1f} s, recounting the two days "
                          f"{top['recount_seconds']:.1f} s")
-            out.append(text + f". The seed's refresh reads all {top['history']:,} rows every time "
+            out.append(text + f". The full recompute reads all {top['history']:,} rows every time "
                        f"({top['refresh_seconds']:.1f} s).")
     return out
 

@@ -1,4 +1,4 @@
-"""Mining at scale: one 6-hourly tick over 30 days of history, against recomputing the window the seed's way.
+"""Mining at scale: one 6-hourly tick over 30 days of history, against recomputing the window from every row.
 
 The history is what earlier ticks left behind: 30 days of ``agent_errors`` rows,
 already normalized, with their per-day counts in ``error_daily_counts``. It is
@@ -13,7 +13,7 @@ RunRequest (yesterday's and today's partitions) materializing ``MINING_ASSETS``:
 raw_errors → normalized_errors → error_signatures → error_candidates →
 skill_proposals. It runs in its own process (its peak memory is the tick's).
 
-The alternative is the seed's: a materialized view over ``agent_errors`` with 7- and
+The alternative is the full recompute: a materialized view over ``agent_errors`` with 7- and
 30-day hits per fingerprint, refreshed, which reads the whole window every time.
 
 Scaling: the history grows 1×, 3×, 10× (the new events stay the same); the tick
@@ -42,7 +42,7 @@ DB = "skillsmith_bench_mining"
 SLOTS = 100_000  # resolution of the pick-a-variant table
 EXTRA_TAIL_SHARE = 0.05  # share of events spread over the extra one-off variants
 
-# The seed's way: signatures recomputed from every row of the window.
+# The full recompute: signatures from every row of the window.
 SEED_VIEW = """
 CREATE MATERIALIZED VIEW bench_seed_signatures AS
 SELECT fingerprint, component, kind, norm_error,
@@ -313,7 +313,7 @@ def table_sizes(conn) -> dict:
 def run(server: common.BenchServer, history: int = 10_000_000, tick_events: int | None = None,
         scales: tuple[int, ...] = (1, 3, 10), fingerprints: int = 2000, seed: int = 11,
         workdir: Path | None = None) -> dict:
-    """The tick and the seed's refresh at ``history * scale / max(scales)`` events of history, for each scale.
+    """The tick and the full recompute at ``history * scale / max(scales)`` events of history, for each scale.
 
     ``tick_events`` defaults to six hours at the largest history's rate.
     """
@@ -353,7 +353,7 @@ def run(server: common.BenchServer, history: int = 10_000_000, tick_events: int 
             common.log(f"mining: 6-hourly tick over {size:,} events of history")
             tick, _, rss = common.in_child(tick_child, target.url, str(project), str(scratch / f"dagster_{scale}"),
                                            now.isoformat())
-            common.log(f"mining: tick {tick['seconds']:.1f} s; refreshing the seed's materialized view")
+            common.log(f"mining: tick {tick['seconds']:.1f} s; refreshing the full recompute's materialized view")
             refresh = refresh_seed_view(conn)
             check = compare_with_seed_view(conn)
             proposals = len(list((project / "skills" / "proposed").glob("*.yaml")))

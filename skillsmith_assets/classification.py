@@ -1,4 +1,4 @@
-"""Guardrail or fixer: the seed's ``pick_kind`` heuristic, as rules in a YAML file.
+"""Guardrail or fixer: a keyword heuristic, as rules in a YAML file.
 
 The packaged default (``data/classification.yaml``) is overridden by a
 ``classification.yaml`` at the project root, so a team changes the policy

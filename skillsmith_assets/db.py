@@ -1,6 +1,6 @@
 """Where the error store is, and how to reach it.
 
-Resolution order: ``SKILLSMITH_DATABASE_URL``; else the seed's ``SUPABASE_DB_*``
+Resolution order: ``SKILLSMITH_DATABASE_URL``; else Supabase's ``SUPABASE_DB_*``
 variables; else an embedded PostgreSQL (pip-installed ``pgserver``) kept under
 ``$SKILLSMITH_HOME/pgdata`` (default ``./.skillsmith``). Many processes can use the
 embedded server at once: each attaches to the running one, and it stops when

@@ -2,42 +2,10 @@
 
 Plain Python (no Dagster): the ``skillsmith_metrics`` asset records them as numeric
 metadata (the UI plots them run over run) and ``skillsmith stats`` prints them.
-Every metric is "as of" one instant (``now``), so a run and a test agree.
-
-Definitions (keys are stable: they name the metadata series in the UI):
-
-``error_volume_7d``
-    Rows of ``agent_errors`` whose ``ts`` falls in the 7 days before ``now``. How
-    much the agents fail; the denominator behind everything else.
-``pattern_diversity_7d``
-    Distinct ``fingerprint`` values among those rows (rows not fingerprinted yet are
-    not counted; ``normalized_errors`` fills them). Many errors and few fingerprints
-    means a few recurring problems, the case skills pay off.
-``proposals_per_week``
-    Skill proposals made in the 7 days before ``now``, wherever the proposal is now
-    (``skills/proposed/``, approved in ``skills/``, or ``skills/rejected/``). A file's
-    proposal time is its ``proposed_at`` / ``generated_at`` / ``created_at`` field
-    (top level or under ``metadata``) when it has one, else its decision time
-    (``approved_at`` / ``rejected_at``, or ``rejection.at`` as ``skillsmith reject``
-    records it), else the file's modification time (proposal files are not rewritten
-    when unchanged, and ``approve`` writes the approved file once).
-    Hand-written skills (``metadata.auto_generated: false``) are not proposals.
-``approval_rate``
-    Approved / (approved + rejected) over every decision so far: approved skills
-    are files in ``skills/`` with ``status: approved`` that were generated (not
-    hand-written); rejections are the files in ``skills/rejected/``. NaN when no
-    proposal has been decided yet.
-``errors_prevented_7d``
-    ``skill_outcomes`` rows with outcome ``prevented`` (a guardrail blocked a
-    known-bad situation) in the 7 days before ``now``.
-``fix_rate_30d``
-    Among fixer applications in the 30 days before ``now``: ``fixed`` /
-    (``fixed`` + ``fix_failed``). Dry runs and reported false positives are not
-    applications. NaN when there were none. A longer window than the others because
-    fixers run rarely and a rate over a handful of runs is noise.
-
-Supporting counts (``skills_approved``, ``skills_rejected``, ``proposals_pending``,
-``fix_attempts_30d``) are returned too, so every ratio can be checked.
+Every metric is "as of" one instant (``now``), so a run and a test agree. The keys are
+stable (they name the metadata series in the UI); what each counts is README's Metrics
+table, in short in ``DESCRIPTIONS``. ``fix_rate_30d`` looks back further than the
+others because fixers run rarely, and a rate over a handful of runs is noise.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ One table feeds both engines (``normalize.py`` and the generated
 the Python code returns. Patterns are written in the *portable dialect*: the
 part of regex syntax that Python ``re`` and PostgreSQL ARE read the same way.
 
-Portable dialect (checked by ``tests/test_normalize_rules.py``):
+Portable dialect (checked by ``tests/test_normalize_masks.py``):
 - character classes are spelled out (``[0-9]``, ``[A-Za-z0-9_]``, ``[ \\t\\n]``):
   no ``\\d \\w \\s \\b`` (locale and Unicode dependent, and ``\\b`` is a backspace in ARE);
 - anchors are ``\\A`` and ``\\Z``; no ``^ $`` (Python's ``$`` also matches before a
@@ -43,7 +43,7 @@ RULES_VERSION = 5
 
 # What each version changed, one line each (the fingerprint of every event changes with it).
 RULES_CHANGES = (
-    (1, "the seed's four masks: <uuid>, <epoch>, <int>, <ts>"),
+    (1, "the first four masks: <uuid>, <epoch>, <int>, <ts>"),
     (2, "secrets, URLs, emails, hosts and ports, hashes, dates, durations, glued ids, tracebacks"),
     (3, "exact guards for github_pat_ tokens and Traceback headers with other spacing"),
     (4, "Sentry's volatile types: dates in RFC 822/850, JavaScript, 'Jan 18, 2019', Apache and compact "

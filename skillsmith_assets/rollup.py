@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
 
-# Impact weights, as in the seed.
+# Impact weights: recent hits count more than the month's.
 IMPACT_WEIGHT_7D = 0.7
 IMPACT_WEIGHT_30D = 0.3
 

@@ -3,7 +3,7 @@
 No timing is asserted here (timing belongs to ``make bench``); these tests make
 sure the benchmark code itself cannot rot: every engine fingerprints alike, ingest
 stores exactly the rows a bare COPY stores, the incremental tick's signatures equal
-the seed's full recompute, and the report renders.
+the full recompute, and the report renders.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 -- Per-day counts, and the signatures and candidates rolled up from them.
--- A mining run recounts only the days that changed, so its cost follows the new
--- events, not the 30-day window. error_signatures and error_candidates keep the
--- seed's columns (fp, component, kind, norm_msg, hits_30d, hits_7d, tags, impact_score).
+-- A mining run adds the count changes since the last run (050_count_deltas.sql), so
+-- its cost follows the new events, not the 30-day window. error_signatures and error_candidates keep the
+-- original columns (fp, component, kind, norm_msg, hits_30d, hits_7d, tags, impact_score).
 
 CREATE TABLE IF NOT EXISTS error_daily_counts (
     day        date NOT NULL,
