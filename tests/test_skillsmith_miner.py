@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from conftest import ROOT, run_cli
-from skillsmith_assets import classification, proposals
+from skillsmith_assets import classification, paths, proposals
 from skillsmith_assets.defs import mining
 from skillsmith_assets.defs.partitions import RANGE_END_TAG, RANGE_START_TAG
 from skillsmith_assets.defs.resources import ErrorStore
@@ -150,7 +150,7 @@ def test_hostile_template_values_stay_data(project):
 def test_customized_template_is_used_and_still_validated(project):
     templates = project / "templates"
     templates.mkdir()
-    packaged = Path(proposals.__file__).parent / "templates"
+    packaged = paths.PACKAGE_DIR / "templates"
     for name in ("guardrail.yaml.j2", "fixer.yaml.j2"):
         (templates / name).write_text("# Team ACME\n" + (packaged / name).read_text())
     report = proposals.write_proposals([_candidate()], classification.load_classifier(), {})

@@ -132,3 +132,10 @@ skills_every_6_hours = dg.ScheduleDefinition(
     execution_timezone="UTC",
     default_status=dg.DefaultScheduleStatus.RUNNING,
 )
+
+
+defs = dg.Definitions(
+    assets=[skill_registry, skill_confidence],
+    jobs=[skills_job],
+    schedules=[skills_every_6_hours],
+)
