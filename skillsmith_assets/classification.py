@@ -18,13 +18,15 @@ from .skill_model import KINDS
 
 @dataclass(frozen=True)
 class Rule:
-    kind: str
-    kinds: tuple[str, ...] = ()
+    """A skill kind for the errors it matches (in the rules file: ``kind`` and ``kinds``)."""
+
+    skill_kind: str
+    error_kinds: tuple[str, ...] = ()
     message_contains: tuple[str, ...] = ()
     components: tuple[str, ...] = ()
 
-    def matches(self, kind: str, component: str | None, message: str) -> bool:
-        if self.kinds and (kind or "").lower() not in self.kinds:
+    def matches(self, error_kind: str, component: str | None, message: str) -> bool:
+        if self.error_kinds and (error_kind or "").lower() not in self.error_kinds:
             return False
         if self.message_contains and not any(s in message.lower() for s in self.message_contains):
             return False
@@ -41,10 +43,11 @@ class Classifier:
     default: str = "guardrail"
     source: str = ""
 
-    def pick_kind(self, kind: str, component: str | None, message: str) -> str:
+    def skill_kind(self, error_kind: str, component: str | None, message: str) -> str:
+        """Guardrail or fixer for an error of ``error_kind`` (KeyError, ...): the first rule that matches."""
         for rule in self.rules:
-            if rule.matches(kind, component, message):
-                return rule.kind
+            if rule.matches(error_kind, component, message):
+                return rule.skill_kind
         return self.default
 
 

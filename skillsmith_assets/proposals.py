@@ -90,8 +90,8 @@ def template_environment() -> jinja2.Environment:
     return env
 
 
-def skill_values(candidate: Candidate, kind: str, message_regex: str) -> dict:
-    sid = skill_id(kind, candidate.fp)
+def skill_values(candidate: Candidate, skill_kind: str, message_regex: str) -> dict:
+    sid = skill_id(skill_kind, candidate.fp)
     where = candidate.component or "any component"
     name = f"{candidate.kind} in {where}"
     return {
@@ -114,16 +114,16 @@ def skill_values(candidate: Candidate, kind: str, message_regex: str) -> dict:
     }
 
 
-def render_skill(env: jinja2.Environment, kind: str, values: dict) -> tuple[str, dict]:
+def render_skill(env: jinja2.Environment, skill_kind: str, values: dict) -> tuple[str, dict]:
     """Render, parse back, and check the document says what ``values`` say and is a valid proposal."""
-    text = env.get_template(f"{kind}.yaml.j2").render(**values)
+    text = env.get_template(f"{skill_kind}.yaml.j2").render(**values)
     doc = yaml.safe_load(text)
     problems = validate_skill(doc, expected_status="proposed")
     if problems:
         raise ValueError(f"{values['id']}: rendered skill is invalid: {'; '.join(problems)}")
     match, meta = doc["match"], doc["metadata"]
     faithful = (
-        doc["id"] == values["id"] and doc["kind"] == kind and doc["name"] == values["name"]
+        doc["id"] == values["id"] and doc["kind"] == skill_kind and doc["name"] == values["name"]
         and match.get("component") == values["component"] and match["message_regex"] == values["message_regex"]
         and match["fingerprint"] == values["fingerprint"] and meta.get("samples") == values["samples"]
     )
@@ -210,9 +210,9 @@ def write_proposals(candidates: list[Candidate], classifier: Classifier,
     for candidate in candidates:
         try:
             regex = build_message_regex(candidate.template, list(candidate.samples), other_samples.get(candidate.pattern, []))
-            kind = classifier.pick_kind(candidate.kind, candidate.component, candidate.template)
-            values = skill_values(candidate, kind, regex)
-            text, doc = render_skill(env, kind, values)
+            skill_kind = classifier.skill_kind(candidate.kind, candidate.component, candidate.template)
+            values = skill_values(candidate, skill_kind, regex)
+            text, doc = render_skill(env, skill_kind, values)
         except (ValueError, jinja2.TemplateError) as exc:
             report.skipped.append((candidate.fp, str(exc)))
             continue

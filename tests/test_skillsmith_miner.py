@@ -75,17 +75,17 @@ def proposal_docs(project):
 
 def test_default_classification_follows_the_seed_heuristic(project):
     classifier = classification.load_classifier()
-    assert classifier.pick_kind("ModuleNotFoundError", "agent", "No module named 'x'") == "fixer"
-    assert classifier.pick_kind("KeyError", "odoo.addons.sale", "KeyError: 'partner_id'") == "fixer"
-    assert classifier.pick_kind("UserError", "odoo.addons.account", "Cannot delete a posted journal entry") == "guardrail"
+    assert classifier.skill_kind("ModuleNotFoundError", "agent", "No module named 'x'") == "fixer"
+    assert classifier.skill_kind("KeyError", "odoo.addons.sale", "KeyError: 'partner_id'") == "fixer"
+    assert classifier.skill_kind("UserError", "odoo.addons.account", "Cannot delete a posted journal entry") == "guardrail"
 
 
 def test_classification_rules_file_in_the_project_overrides_the_default(project):
     (project / "classification.yaml").write_text(
         "default: fixer\nrules:\n  - kind: guardrail\n    components: [odoo.addons.account]\n")
     classifier = classification.load_classifier()
-    assert classifier.pick_kind("UserError", "odoo.addons.account.move", "x") == "guardrail"
-    assert classifier.pick_kind("UserError", "odoo.addons.sale", "x") == "fixer"
+    assert classifier.skill_kind("UserError", "odoo.addons.account.move", "x") == "guardrail"
+    assert classifier.skill_kind("UserError", "odoo.addons.sale", "x") == "fixer"
 
 
 def test_a_broken_rules_file_is_named_in_the_error(project):
