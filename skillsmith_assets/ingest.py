@@ -15,29 +15,39 @@ from __future__ import annotations
 import io
 import os
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
-from typing import BinaryIO, Callable, Iterable
+from datetime import date, datetime, timedelta, timezone
+from typing import BinaryIO, Callable, Iterable, Iterator
 
-from .batch_normalize import normalize_batch
 from .events import Event, RejectedEvent, parse_line
-from .normalize import Normalized
 
-CHUNK_ROWS = 20_000
+# What one chunk reads, at least (a longer line makes a longer chunk): one COPY statement,
+# one set of trigger deltas, one normalization call over its distinct messages.
+CHUNK_BYTES = 4 << 20
 
-_COLUMNS = "ts, error, component, tags, event_key, norm_error, kind, fingerprint, normalizer_version"
-_STAGING = """
+# Every statement ingest sends, in one place. The column order puts what depends on the
+# (message, component) pair last, so the compiled scanner renders the start of each row
+# and one shared piece per pair ends it.
+_COLUMNS = "ts, error, tags, event_key, component, norm_error, kind, fingerprint, normalizer_version"
+SQL = {
+    # the transaction's now(), as the ts of events without one (what the seed's default gives)
+    "now": "SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US')",
+    "copy": f"COPY agent_errors ({_COLUMNS}) FROM STDIN",
+    "savepoint": "SAVEPOINT skillsmith_ingest_chunk",
+    "release": "RELEASE SAVEPOINT skillsmith_ingest_chunk",
+    "rollback": "ROLLBACK TO SAVEPOINT skillsmith_ingest_chunk",
+    "staging": """
 CREATE TEMP TABLE IF NOT EXISTS skillsmith_ingest_staging (
-    ts timestamptz, error text, component text, tags text[], event_key uuid,
+    ts timestamptz, error text, tags text[], event_key uuid, component text,
     norm_error text, kind text, fingerprint uuid, normalizer_version integer
-) ON COMMIT DELETE ROWS
-"""
-
-_MERGE = f"""
-INSERT INTO agent_errors ({_COLUMNS})
-SELECT coalesce(ts, now()), {_COLUMNS.split(", ", 1)[1]} FROM skillsmith_ingest_staging
-ON CONFLICT (event_key) DO NOTHING
-"""
+) ON COMMIT DELETE ROWS""",
+    "copy_staging": f"COPY skillsmith_ingest_staging ({_COLUMNS}) FROM STDIN",
+    "merge": f"INSERT INTO agent_errors ({_COLUMNS}) SELECT {_COLUMNS} FROM skillsmith_ingest_staging "
+             "ON CONFLICT DO NOTHING",
+    "truncate": "TRUNCATE skillsmith_ingest_staging",
+}
 
 
 @dataclass
@@ -73,27 +83,227 @@ def _array_literal(tags: list[str]) -> str:
     return "{" + ",".join('"' + t.replace("\\", "\\\\").replace('"', '\\"') + '"' for t in tags) + "}"
 
 
-def copy_row(event: Event, normalized: Normalized) -> str:
-    """One complete row in COPY's text format (the columns of ``_COLUMNS``)."""
-    ts = event.ts.isoformat() if event.ts else "\\N"
-    component = copy_text(event.component) if event.component is not None else "\\N"
+def row_start(event: Event, now: str) -> str:
+    """The start of an event's COPY row: ts (``now`` when it has none), error, tags, event key."""
+    ts = event.ts.isoformat() if event.ts else now
     tags = copy_text(_array_literal(event.tags)) if event.tags is not None else "\\N"
-    return (f"{ts}\t{copy_text(event.error)}\t{component}\t{tags}\t{event.key}\t"
-            f"{copy_text(normalized.norm_error)}\t{copy_text(normalized.kind)}\t{normalized.fingerprint}\t"
-            f"{normalized.normalizer_version}\n")
+    return f"{ts}\t{copy_text(event.error)}\t{tags}\t{event.key}\t"
 
 
-def _flush(cur, events: list[Event]) -> tuple[int, int]:
-    """Normalize a chunk with the batch engine and store it; (inserted, already present)."""
-    if not events:
-        return 0, 0
-    results = normalize_batch([e.error for e in events], [e.component for e in events])
-    cur.copy_expert(f"COPY skillsmith_ingest_staging ({_COLUMNS}) FROM STDIN",
-                    io.StringIO("".join(copy_row(e, n) for e, n in zip(events, results))))
-    cur.execute(_MERGE)
-    inserted = cur.rowcount
-    cur.execute("TRUNCATE skillsmith_ingest_staging")
-    return inserted, len(events) - inserted
+def _utc_day(ts: datetime) -> date:
+    return ts.astimezone(timezone.utc).date()
+
+
+# --- chunks -----------------------------------------------------------------------------------
+
+@dataclass
+class Chunk:
+    """One chunk of a stream, ready to store: its COPY rows and what storing them needs."""
+
+    parts: Callable[[], Iterator[bytes]]  # the COPY text, in pieces (callable again for a retry)
+    rows: int
+    days: set[date]  # UTC dates of the rows' ts (events without ts count as today's: now())
+    last_line: int
+
+
+def _blocks(stream: BinaryIO, size: int) -> Iterator[bytes]:
+    """The stream in blocks of whole lines (split after b"\\n"; the last may lack it)."""
+    tail = b""
+    while True:
+        data = stream.read(size)
+        if not data:
+            if tail:
+                yield tail
+            return
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            tail += data
+            continue
+        yield tail + data[:cut + 1]
+        tail = data[cut + 1:]
+
+
+def _pieces(messages: list[str], pairs: Iterable[tuple[int, str | None]]) -> list[bytes]:
+    """The end of the COPY row of each (message index, component) pair: component, norm_error,
+    kind, fingerprint, normalizer_version; each distinct message normalized once."""
+    from .batch_normalize import normalize_indexed
+    from .normalize import fingerprint_normalized
+    from .normalize_rules import RULES_VERSION
+
+    result_of, results = normalize_indexed(messages)
+    shared: dict[tuple[int, str | None], bytes] = {}
+    out = []
+    for message, component in pairs:
+        key = (result_of[message], component)
+        piece = shared.get(key)
+        if piece is None:
+            norm, kind = results[key[0]]
+            fp = fingerprint_normalized(kind, component, norm)
+            comp = copy_text(component) if component is not None else "\\N"
+            piece = shared[key] = (f"{comp}\t{copy_text(norm)}\t{copy_text(kind)}\t{fp}\t{RULES_VERSION}\n"
+                                   .encode("utf-8"))
+        out.append(piece)
+    return out
+
+
+def _parse(data: bytes, start: int, stop: int, number: int, origin: str, source: str,
+           report: IngestReport) -> Event | None:
+    try:
+        return parse_line(data[start:stop], f"{origin}:{number}")
+    except RejectedEvent as exc:
+        report.rejected.append(Rejection(source, number, str(exc)))
+        return None
+
+
+def _scanned_chunks(stream, source, origin, now, today, report, scanner) -> Iterator[Chunk]:
+    """Chunks read by the compiled scanner; the lines it declines go to events.parse_line."""
+    import json
+
+    origin_json = json.dumps(origin, ensure_ascii=False)[:-1].encode("utf-8")
+    now_bytes = now.encode("ascii")
+    number = 1
+    for data in _blocks(stream, CHUNK_BYTES):
+        (messages, pair_message, pair_component, _, records, slow, rows, days, stamped,
+         lines) = scanner.ingest_scan(data, origin_json, now_bytes, number)
+        number += lines
+        day_set = {date.fromordinal(_EPOCH + d) for d in set(days)}
+        if stamped:
+            day_set.add(today)
+        events = []
+        for line, start, stop in slow:
+            event = _parse(data, start, stop, line, origin, source, report)
+            events.append(event)
+            if event is not None:
+                day_set.add(_utc_day(event.ts) if event.ts else today)
+        extra = [e for e in events if e is not None]
+        first_extra = len(messages)
+        pieces = _pieces(messages + [e.error for e in extra],
+                         [*zip(pair_message, pair_component),
+                          *((first_extra + i, e.component) for i, e in enumerate(extra))])
+        literals, taken = [], iter(pieces[len(pair_message):])
+        for event in events:
+            literals.append(b"" if event is None else row_start(event, now).encode("utf-8") + next(taken))
+        pair_pieces = pieces[:len(pair_message)]
+        count = len(records) // 24 - (len(events) - len(extra))
+
+        def parts(rows=rows, records=records, pair_pieces=pair_pieces, literals=literals):
+            return scanner.splice(rows, records, pair_pieces, literals, size=1 << 18)
+
+        yield Chunk(parts, count, day_set, number - 1)
+
+
+_EPOCH = date(1970, 1, 1).toordinal()
+
+
+def _python_chunks(stream, source, origin, now, today, report) -> Iterator[Chunk]:
+    """The same chunks from the json module alone (the extension is optional)."""
+    number = 0
+    for data in _blocks(stream, CHUNK_BYTES):
+        events = []
+        for line in io.BytesIO(data):
+            number += 1
+            if line.strip():
+                event = _parse(line, 0, len(line), number, origin, source, report)
+                if event is not None:
+                    events.append(event)
+        if not events:
+            continue
+        distinct = {m: i for i, m in enumerate(dict.fromkeys(e.error for e in events))}
+        pieces = _pieces(list(distinct), ((distinct[e.error], e.component) for e in events))
+        text = b"".join(row_start(e, now).encode("utf-8") + p for e, p in zip(events, pieces))
+        days = {_utc_day(e.ts) if e.ts else today for e in events}
+        yield Chunk(lambda text=text: iter((text,)), len(events), days, number)
+
+
+def _scanner():
+    from .cli.jsonl_io import load_scanner
+
+    scanner = load_scanner()
+    return scanner if scanner is not None and hasattr(scanner, "ingest_scan") else None
+
+
+# --- storing ----------------------------------------------------------------------------------
+
+class _Reader:
+    """A file for copy_expert over an iterator of bytes."""
+
+    def __init__(self, parts: Iterator[bytes], encode: bool):
+        self.parts, self.encode = parts, encode
+
+    def read(self, size: int = -1):
+        for part in self.parts:
+            if part:
+                return part.decode("utf-8") if self.encode else part
+        return b""
+
+
+class _Store:
+    """Stores chunks on a thread of its own, one at a time, while the next one is prepared
+    (the scanner and the normalizer let go of the GIL, and psycopg2 does while it waits)."""
+
+    def __init__(self, cur):
+        self.cur = cur
+        self.encode = cur.connection.encoding not in ("UTF8", "UNICODE")
+        self.direct = True  # COPY straight into agent_errors until a chunk holds a key already there
+        self.staging = False
+        self.loaded = self.duplicates = 0
+        self.thread: threading.Thread | None = None
+        self.error: BaseException | None = None
+
+    def now(self) -> tuple[str, date]:
+        self.cur.execute(SQL["now"])
+        text = self.cur.fetchone()[0]
+        return text + "+00:00", date.fromisoformat(text[:10])
+
+    def put(self, chunk: Chunk) -> None:
+        self.wait()
+        self.thread = threading.Thread(target=self._run, args=(chunk,), name="skillsmith-ingest-store", daemon=True)
+        self.thread.start()
+
+    def wait(self) -> None:
+        if self.thread is not None:
+            self.thread.join()
+            self.thread = None
+        if self.error is not None:
+            error, self.error = self.error, None
+            raise error
+
+    def _run(self, chunk: Chunk) -> None:
+        try:
+            self.store(chunk)
+        except BaseException as exc:  # raised again in the caller's thread
+            self.error = exc
+
+    def store(self, chunk: Chunk) -> None:
+        """One chunk: COPY straight into agent_errors inside a savepoint (a first load, the
+        common case); when a key is already there, that chunk and the rest of the stream go
+        through the staging table and ON CONFLICT DO NOTHING."""
+        from psycopg2.errors import UniqueViolation
+
+        cur = self.cur
+        # (Partitions for chunk.days get created here, before the rows go in.)
+        if self.direct:
+            cur.execute(SQL["savepoint"])
+            try:
+                cur.copy_expert(SQL["copy"], _Reader(chunk.parts(), self.encode), size=1 << 18)
+            except UniqueViolation:
+                cur.execute(SQL["rollback"])
+                cur.execute(SQL["release"])
+                self.direct = False
+            else:
+                cur.execute(SQL["release"])
+                self.loaded += chunk.rows
+                return
+        if not self.staging:
+            cur.execute(SQL["staging"])
+            cur.execute(SQL["truncate"])
+            self.staging = True
+        cur.copy_expert(SQL["copy_staging"], _Reader(chunk.parts(), self.encode), size=1 << 18)
+        cur.execute(SQL["merge"])
+        inserted = cur.rowcount
+        cur.execute(SQL["truncate"])
+        self.loaded += inserted
+        self.duplicates += chunk.rows - inserted
 
 
 def ingest_stream(conn, stream: BinaryIO, source: str, progress: Callable[[int], None] | None = None,
@@ -106,28 +316,25 @@ def ingest_stream(conn, stream: BinaryIO, source: str, progress: Callable[[int],
     """
     origin = origin or source
     report = IngestReport()
-    rows: list[Event] = []
     with conn.cursor() as cur:
-        cur.execute(_STAGING)
-        cur.execute("TRUNCATE skillsmith_ingest_staging")
-        for number, line in enumerate(stream, start=1):
-            if not line.strip():
-                continue
+        store = _Store(cur)
+        now, today = store.now()
+        scanner = _scanner()
+        if scanner is not None:
             try:
-                rows.append(parse_line(line, f"{origin}:{number}"))
-            except RejectedEvent as exc:
-                report.rejected.append(Rejection(source, number, str(exc)))
-                continue
-            if len(rows) >= CHUNK_ROWS:
-                loaded, dup = _flush(cur, rows)
-                report.loaded += loaded
-                report.duplicates += dup
-                rows = []
+                origin.encode("utf-8")
+            except UnicodeEncodeError:  # a name that is not Unicode: the json module's path says so
+                scanner = None
+        chunks = (_scanned_chunks(stream, source, origin, now, today, report, scanner) if scanner
+                  else _python_chunks(stream, source, origin, now, today, report))
+        try:
+            for chunk in chunks:
+                store.put(chunk)
                 if progress:
-                    progress(number)
-        loaded, dup = _flush(cur, rows)
-        report.loaded += loaded
-        report.duplicates += dup
+                    progress(chunk.last_line)
+        finally:
+            store.wait()  # never leave the connection to a thread still using it
+    report.loaded, report.duplicates = store.loaded, store.duplicates
     return report
 
 
