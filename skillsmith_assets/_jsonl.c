@@ -1402,7 +1402,7 @@ typedef struct {
 static char *buffer_room(buffer *b, size_t n)
 {
     if (b->len + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 1 << 16;
+        size_t cap = b->cap ? b->cap : n > (1 << 16) ? n : 1 << 16; /* a first reservation is exact */
         while (cap < b->len + n)
             cap *= 2;
         char *p = realloc(b->p, cap);
@@ -1661,15 +1661,38 @@ static int parse_epoch(const uchar *p, size_t n, stamp *t)
     return 1;
 }
 
+static char *put_digits(char *out, int v, int n)
+{
+    for (int i = n - 1; i >= 0; i--, v /= 10)
+        out[i] = (char)('0' + v % 10);
+    return out + n;
+}
+
 /* datetime.isoformat() of an aware datetime; the number of bytes written (at most 32). */
 static int format_stamp(const stamp *t, char *out)
 {
-    int n = sprintf(out, "%04d-%02d-%02dT%02d:%02d:%02d", t->y, t->mo, t->d, t->h, t->mi, t->s);
-    if (t->us)
-        n += sprintf(out + n, ".%06d", t->us);
+    char *o = out;
     int off = t->off < 0 ? -t->off : t->off;
-    n += sprintf(out + n, "%c%02d:%02d", t->off < 0 ? '-' : '+', off / 60, off % 60);
-    return n;
+    o = put_digits(o, t->y, 4);
+    *o++ = '-';
+    o = put_digits(o, t->mo, 2);
+    *o++ = '-';
+    o = put_digits(o, t->d, 2);
+    *o++ = 'T';
+    o = put_digits(o, t->h, 2);
+    *o++ = ':';
+    o = put_digits(o, t->mi, 2);
+    *o++ = ':';
+    o = put_digits(o, t->s, 2);
+    if (t->us) {
+        *o++ = '.';
+        o = put_digits(o, t->us, 6);
+    }
+    *o++ = t->off < 0 ? '-' : '+';
+    o = put_digits(o, off / 60, 2);
+    *o++ = ':';
+    o = put_digits(o, off % 60, 2);
+    return (int)(o - out);
 }
 
 /* ---- rendering */
@@ -1878,7 +1901,7 @@ static int ingest_line(ingester *g, const uchar *s, const uchar *e, int64_t numb
         *m++ = '[';
         memcpy(m, origin, origin_n);
         m += origin_n;
-        m += sprintf(m, ":%lld\", ", (long long)number);
+        m += sprintf(m, ":%lld\", ", (long long)number); /* only for events without an id */
         if (has_ts) {
             *m++ = '"';
             memcpy(m, ts, ts_n);
@@ -2002,7 +2025,10 @@ static PyObject *ingest_scan(PyObject *Py_UNUSED(self), PyObject *args, PyObject
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "y*y*y*|L:ingest_scan", keywords, &data, &origin, &now, &first))
         return NULL;
     Py_BEGIN_ALLOW_THREADS
-    failed = strings_init(&g.sc.messages) < 0 || strings_init(&g.sc.components) < 0;
+    /* rows come to about the size of their JSON: room for it up front, so the buffer is not
+     * doubled past it (which a chunk's peak memory would show) */
+    failed = strings_init(&g.sc.messages) < 0 || strings_init(&g.sc.components) < 0 ||
+             !buffer_room(&g.rows, (size_t)data.len + 4096);
     const uchar *base = data.buf, *p = base, *end = base + data.len;
     int64_t number = first - 1;
     while (!failed && p < end) {
