@@ -130,11 +130,12 @@ def _blocks(stream: BinaryIO, size: int) -> Iterator[bytes]:
 def _pieces(messages: list[str], pairs: Iterable[tuple[int, str | None]]) -> list[bytes]:
     """The end of the COPY row of each (message index, component) pair: component, norm_error,
     kind, fingerprint, normalizer_version; each distinct message normalized once."""
-    from .batch_normalize import normalize_indexed
+    from .batch_normalize import default_workers, normalize_indexed
     from .normalize import fingerprint_normalized
     from .normalize_rules import RULES_VERSION
 
-    result_of, results = normalize_indexed(messages)
+    # one core fewer than the machine has: the server's backend is storing the previous chunk
+    result_of, results = normalize_indexed(messages, max(1, default_workers() - 1))
     shared: dict[tuple[int, str | None], bytes] = {}
     out = []
     for message, component in pairs:
