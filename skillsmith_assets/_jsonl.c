@@ -1,4 +1,5 @@
-/* Fast path of `skillsmith group`: JSON-lines scanning, de-duplication and output splicing.
+/* Fast paths of `skillsmith group` and `skillsmith ingest`: JSON-lines scanning, de-duplication
+ * and output splicing.
  *
  * scan() splits the input into lines the way Python's universal-newline text
  * reading does and recognises the common line, a *plain event*: one strictly
@@ -12,6 +13,8 @@
  * splice() assembles the output: for each line, a span of the input (the object
  * without its closing brace, or the --text line as a JSON string) and a piece
  * per pair, or a literal computed in Python.
+ *
+ * ingest_scan() is `skillsmith ingest`'s: see its section below.
  *
  * The byte work runs without the GIL (scan() on several threads for a large
  * input); Python objects are made afterwards.

@@ -8,6 +8,13 @@ Each file loads in one transaction: a crash leaves none of it behind, and
 re-loading adds nothing (rows are keyed by ``events.Event.key``: the event's own
 id, else the file and line it came from). A bad line is reported with its number
 and skipped; the rest of the file goes on.
+
+The per-line work (parse, validate, key, render the COPY row) is the compiled
+scanner's (``_jsonl.ingest_scan``); a line it is not certain about, and every line
+when the extension is not built, goes through ``events.parse_line``, and both give
+the same rows. Chunks go straight into ``agent_errors`` with COPY in a savepoint;
+a chunk that meets a stored key (a re-load) is rolled back, and it and the rest of
+the stream go through a staging table and ``ON CONFLICT DO NOTHING``.
 """
 
 from __future__ import annotations
