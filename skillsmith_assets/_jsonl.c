@@ -1376,8 +1376,8 @@ static void sha256_update(sha256 *s, const uchar *p, size_t n)
     s->used = n;
 }
 
-/* The first 16 bytes of the digest, as uuid_of formats them (8-4-4-4-12 lowercase hex). */
-static char *sha256_uuid(sha256 *s, char *out)
+/* The first 16 bytes of the digest: the bytes of the UUID normalize.uuid_of names. */
+static void sha256_uuid(sha256 *s, uchar *out)
 {
     uint64_t bits = s->n * 8;
     uchar pad = 0x80, zero[64] = {0}, len[8];
@@ -1386,14 +1386,8 @@ static char *sha256_uuid(sha256 *s, char *out)
     sha256_update(s, &pad, 1);
     sha256_update(s, zero, s->used <= 56 ? 56 - s->used : 120 - s->used);
     sha256_update(s, len, 8);
-    for (int i = 0; i < 16; i++) {
-        uchar byte = (uchar)(s->h[i / 4] >> (24 - 8 * (i % 4)));
-        if (i == 4 || i == 6 || i == 8 || i == 10)
-            *out++ = '-';
-        *out++ = "0123456789abcdef"[byte >> 4];
-        *out++ = "0123456789abcdef"[byte & 15];
-    }
-    return out;
+    for (int i = 0; i < 16; i++)
+        out[i] = (uchar)(s->h[i / 4] >> (24 - 8 * (i % 4)));
 }
 
 /* A growable byte buffer. */
@@ -1596,7 +1590,10 @@ static int digits(const uchar *p, int n)
 typedef struct {
     int y, mo, d, h, mi, s, us, off; /* off: minutes east of UTC */
     int64_t day;                      /* the UTC date, days since 1970-01-01 */
+    int64_t pg;                       /* microseconds since 2000-01-01 UTC: timestamptz's binary form */
 } stamp;
+
+#define PG_EPOCH 946684800LL /* 2000-01-01 in Unix seconds */
 
 /* "YYYY-MM-DD[T ]HH:MM:SS[.f{1,6}][Z|z|+HH:MM|-HH:MM]" (no zone: UTC); 0 when not of that form. */
 static int parse_iso(const uchar *p, size_t n, stamp *t)
@@ -1635,6 +1632,7 @@ static int parse_iso(const uchar *p, size_t n, stamp *t)
         return 0;
     int64_t minutes = (days_from_civil(t->y, t->mo, t->d) * 24 + t->h) * 60 + t->mi - t->off;
     t->day = minutes >= 0 ? minutes / 1440 : -((-minutes + 1439) / 1440);
+    t->pg = ((minutes * 60 + t->s) - PG_EPOCH) * 1000000 + t->us;
     return 1;
 }
 
@@ -1661,6 +1659,7 @@ static int parse_epoch(const uchar *p, size_t n, stamp *t)
     t->h = (int)(seconds % 86400 / 3600), t->mi = (int)(seconds % 3600 / 60), t->s = (int)(seconds % 60);
     t->us = (int)us;
     t->off = 0;
+    t->pg = (seconds - PG_EPOCH) * 1000000 + us;
     return 1;
 }
 
@@ -1703,37 +1702,30 @@ static int format_stamp(const stamp *t, char *out)
 /* Bytes Python's str.isspace() holds among ASCII. */
 static inline int py_space(uchar c) { return c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1c && c <= 0x1f); }
 
-/* copy_text(): COPY's text format escapes. */
-static char *copy_escape(char *out, const uchar *p, size_t n)
+/* COPY's binary format is big-endian. */
+static char *put32(char *out, int64_t v)
 {
-    for (const uchar *e = p + n; p < e; p++) {
-        switch (*p) {
-        case '\\': *out++ = '\\'; *out++ = '\\'; break;
-        case '\t': *out++ = '\\'; *out++ = 't'; break;
-        case '\n': *out++ = '\\'; *out++ = 'n'; break;
-        case '\r': *out++ = '\\'; *out++ = 'r'; break;
-        default: *out++ = (char)*p;
-        }
-    }
+    for (int i = 3; i >= 0; i--)
+        *out++ = (char)((uint64_t)v >> (8 * i));
     return out;
 }
 
-/* copy_text(_array_literal(tags)) for one tag, without its quotes. */
-static char *tag_escape(char *out, const uchar *p, size_t n)
+static char *put64(char *out, int64_t v)
 {
-    for (const uchar *e = p + n; p < e; p++) {
-        if (*p == '\\') {
-            memcpy(out, "\\\\\\\\", 4);
-            out += 4;
-        } else if (*p == '"') {
-            memcpy(out, "\\\\\"", 3);
-            out += 3;
-        } else {
-            out = copy_escape(out, p, 1);
-        }
-    }
+    for (int i = 7; i >= 0; i--)
+        *out++ = (char)((uint64_t)v >> (8 * i));
     return out;
 }
+
+/* A text field: its length, then its bytes. */
+static char *put_text(char *out, const uchar *p, size_t n)
+{
+    out = put32(out, (int64_t)n);
+    memcpy(out, p, n);
+    return out + n;
+}
+
+#define TEXT_OID 25
 
 /* json.encoder.encode_basestring_ascii of UTF-8 text (which holds no surrogates). */
 static char *json_ascii(char *out, const uchar *p, size_t n)
@@ -1833,7 +1825,8 @@ static int64_t intern_value(ingester *g, strings *s, const value *v)
 }
 
 /* One line: 1 taken (rendered), 0 slow, -1 out of memory. */
-static int ingest_line(ingester *g, const uchar *s, const uchar *e, int64_t number, const uchar *origin, size_t origin_n, const uchar *now, size_t now_n)
+static int ingest_line(ingester *g, const uchar *s, const uchar *e, int64_t number, const uchar *origin,
+                       size_t origin_n, int64_t now_pg)
 {
     ievent ev;
     stamp t = {0};
@@ -1881,7 +1874,7 @@ static int ingest_line(ingester *g, const uchar *s, const uchar *e, int64_t numb
     ts_n = has_ts ? (size_t)format_stamp(&t, ts) : 0;
     /* the key */
     sha256 sh;
-    char key[36];
+    uchar key[16];
     g->material.len = 0;
     if (id->kind == V_STRING || id->kind == V_INT) {
         const uchar *ip = id->kind == V_STRING ? id->dec : id->s.p;
@@ -1946,42 +1939,29 @@ static int ingest_line(ingester *g, const uchar *s, const uchar *e, int64_t numb
     sha256_init(&sh);
     sha256_update(&sh, (const uchar *)g->material.p, g->material.len);
     sha256_uuid(&sh, key);
-    /* the row's start: ts \t error \t tags \t key \t */
-    size_t tags_n = 4;
+    /* the row's start in COPY's binary format: field count, ts, error, tags, event key */
+    size_t tags_n = 20;
     for (int i = 0; i < ev.ntags; i++)
-        tags_n += 3 + 4 * ev.tag[i].dec_n;
-    char *r = buffer_room(&g->rows, (has_ts ? ts_n : now_n) + 2 * ev.error.dec_n + tags_n + 36 + 4);
+        tags_n += 4 + ev.tag[i].dec_n;
+    char *r = buffer_room(&g->rows, 2 + 12 + 4 + ev.error.dec_n + 4 + tags_n + 20);
     if (!r)
         return -1;
     char *r0 = r;
-    if (has_ts) {
-        memcpy(r, ts, ts_n);
-        r += ts_n;
+    *r++ = 0;
+    *r++ = 9;
+    r = put64(put32(r, 8), has_ts ? t.pg : now_pg);
+    r = put_text(r, ev.error.dec, ev.error.dec_n);
+    if (ev.tags.kind == V_STRING) { /* array_send: dimensions, no-nulls flag, element type, (size, lower bound) */
+        r = put32(r, (int64_t)(tags_n - (ev.ntags ? 0 : 8)));
+        r = put32(put32(put32(r, ev.ntags ? 1 : 0), 0), TEXT_OID);
+        if (ev.ntags)
+            r = put32(put32(r, ev.ntags), 1);
+        for (int i = 0; i < ev.ntags; i++)
+            r = put_text(r, ev.tag[i].dec, ev.tag[i].dec_n);
     } else {
-        memcpy(r, now, now_n);
-        r += now_n;
+        r = put32(r, -1);
     }
-    *r++ = '\t';
-    r = copy_escape(r, ev.error.dec, ev.error.dec_n);
-    *r++ = '\t';
-    if (ev.tags.kind == V_STRING) {
-        *r++ = '{';
-        for (int i = 0; i < ev.ntags; i++) {
-            if (i)
-                *r++ = ',';
-            *r++ = '"';
-            r = tag_escape(r, ev.tag[i].dec, ev.tag[i].dec_n);
-            *r++ = '"';
-        }
-        *r++ = '}';
-    } else {
-        *r++ = '\\';
-        *r++ = 'N';
-    }
-    *r++ = '\t';
-    memcpy(r, key, 36);
-    r += 36;
-    *r++ = '\t';
+    r = put_text(r, key, 16);
     /* the pair */
     int64_t message = intern_value(g, &g->sc.messages, &ev.error), component = -1, pair;
     if (message < 0 || (ev.component.kind == V_STRING && (component = intern_value(g, &g->sc.components, &ev.component)) < 0))
@@ -2020,12 +2000,13 @@ static PyObject *int64_list(const vec *v)
 static PyObject *ingest_scan(PyObject *Py_UNUSED(self), PyObject *args, PyObject *kwargs)
 {
     static char *keywords[] = {"data", "origin", "now", "first_line", NULL};
-    Py_buffer data, origin, now;
+    Py_buffer data, origin;
+    long long now = 0;
     long long first = 1;
     int failed = 0;
     ingester g;
     memset(&g, 0, sizeof(g));
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "y*y*y*|L:ingest_scan", keywords, &data, &origin, &now, &first))
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "y*y*L|L:ingest_scan", keywords, &data, &origin, &now, &first))
         return NULL;
     Py_BEGIN_ALLOW_THREADS
     /* rows come to about the size of their JSON: room for it up front, so the buffer is not
@@ -2041,7 +2022,7 @@ static PyObject *ingest_scan(PyObject *Py_UNUSED(self), PyObject *args, PyObject
         while (q < e && bytes_space(*q))
             q++;
         if (q < e) {
-            int r = ingest_line(&g, p, e, number, origin.buf, (size_t)origin.len, now.buf, (size_t)now.len);
+            int r = ingest_line(&g, p, e, number, origin.buf, (size_t)origin.len, now);
             if (r < 0)
                 failed = 1;
             else if (r == 0)
@@ -2066,7 +2047,6 @@ static PyObject *ingest_scan(PyObject *Py_UNUSED(self), PyObject *args, PyObject
     ingester_free(&g);
     PyBuffer_Release(&data);
     PyBuffer_Release(&origin);
-    PyBuffer_Release(&now);
     return result;
 }
 
@@ -2096,13 +2076,14 @@ PyDoc_STRVAR(ingest_scan_doc,
 "                                                records, slow, rows, days, stamped, lines)\n\n"
 "The lines of data (split at \\n, numbered from first_line) as `skillsmith ingest` stores them.\n"
 "origin: the JSON text of the events' origin without its closing quote (the key of an event\n"
-"without an id); now: the ts of events without one. The first six are scan()'s: messages, the\n"
-"distinct errors; per pair (message, component) pair_message, pair_component, pair_count. rows: the start of each taken line's\n"
-"COPY row (ts, error, tags, event_key, then a tab); records: native int64 triples (ref, start,\n"
-"stop) for splice(), one per non-blank line in order, ref >= 0 a pair, ref < 0 slow[-1 - ref].\n"
-"slow: (line number, start, stop) of each line events.parse_line must read, its line end\n"
-"included. days: UTC days (since 1970-01-01) of the taken rows' ts, each run once; stamped:\n"
-"whether a taken row had no ts; lines: the lines read, blank ones included.");
+"without an id); now: the ts of events without one, in microseconds since 2000-01-01 UTC.\n"
+"The first six are scan()'s: messages, the distinct errors; per pair (message, component)\n"
+"pair_message, pair_component, pair_count; records: native int64 triples (ref, start, stop)\n"
+"for splice(), one per non-blank line in order, ref >= 0 a pair, ref < 0 slow[-1 - ref]; slow:\n"
+"(line number, start, stop) of each line events.parse_line must read, its line end included.\n"
+"rows: the start of each taken line's row in COPY's binary format (the field count, then ts,\n"
+"error, tags, event_key). days: UTC days (since 1970-01-01) of the taken rows' ts, each run\n"
+"once; stamped: whether a taken row had no ts; lines: the lines read, blank ones included.");
 
 static PyMethodDef methods[] = {
     {"ingest_scan", (PyCFunction)(void (*)(void))ingest_scan, METH_VARARGS | METH_KEYWORDS, ingest_scan_doc},

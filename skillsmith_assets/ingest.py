@@ -20,7 +20,9 @@ the stream go through a staging table and ``ON CONFLICT DO NOTHING``.
 from __future__ import annotations
 
 import io
+import itertools
 import os
+import struct
 import sys
 import threading
 import time
@@ -38,14 +40,16 @@ from .events import Event, RejectedEvent, parse_line
 # other sessions' snapshots look the rest up in pg_subtrans.
 CHUNK_BYTES = 4 << 20
 
-# Every statement ingest sends, in one place. The column order puts what depends on the
-# (message, component) pair last, so the compiled scanner renders the start of each row
-# and one shared piece per pair ends it.
+# Every statement ingest sends, in one place. Rows go in COPY's binary format (the server
+# parses no timestamps, UUIDs or array literals). The column order puts what depends on
+# the (message, component) pair last, so the compiled scanner renders the start of each
+# row and one shared piece per pair ends it.
 _COLUMNS = "ts, error, tags, event_key, component, norm_error, kind, fingerprint, normalizer_version"
 SQL = {
     # the transaction's now(), as the ts of events without one (what the seed's default gives)
     "now": "SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US')",
-    "copy": f"COPY agent_errors ({_COLUMNS}) FROM STDIN",
+    "copy": f"COPY agent_errors ({_COLUMNS}) FROM STDIN WITH (FORMAT binary)",
+    "utf8": "SET LOCAL client_encoding = 'UTF8'",  # the rows' text is UTF-8 whatever the session had
     "savepoint": "SAVEPOINT skillsmith_ingest_chunk",
     "release": "RELEASE SAVEPOINT skillsmith_ingest_chunk",
     "rollback": "ROLLBACK TO SAVEPOINT skillsmith_ingest_chunk",
@@ -54,7 +58,7 @@ CREATE TEMP TABLE IF NOT EXISTS skillsmith_ingest_staging (
     ts timestamptz, error text, tags text[], event_key uuid, component text,
     norm_error text, kind text, fingerprint uuid, normalizer_version integer
 ) ON COMMIT DELETE ROWS""",
-    "copy_staging": f"COPY skillsmith_ingest_staging ({_COLUMNS}) FROM STDIN",
+    "copy_staging": f"COPY skillsmith_ingest_staging ({_COLUMNS}) FROM STDIN WITH (FORMAT binary)",
     "merge": f"INSERT INTO agent_errors ({_COLUMNS}) SELECT {_COLUMNS} FROM skillsmith_ingest_staging "
              "ON CONFLICT DO NOTHING",
     "truncate": "TRUNCATE skillsmith_ingest_staging",
@@ -90,15 +94,40 @@ def copy_text(value: str) -> str:
     return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
 
 
-def _array_literal(tags: list[str]) -> str:
-    return "{" + ",".join('"' + t.replace("\\", "\\\\").replace('"', '\\"') + '"' for t in tags) + "}"
+# COPY's binary format: a header, rows (a field count, then each field's length and bytes,
+# big-endian; length -1 for NULL), a trailer.
+_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
+_TRAILER = b"\xff\xff"
+_NULL = b"\xff\xff\xff\xff"
+_PG_EPOCH = datetime(2000, 1, 1, tzinfo=timezone.utc)
+_TEXT_OID = 25
 
 
-def row_start(event: Event, now: str) -> str:
-    """The start of an event's COPY row: ts (``now`` when it has none), error, tags, event key."""
-    ts = event.ts.isoformat() if event.ts else now
-    tags = copy_text(_array_literal(event.tags)) if event.tags is not None else "\\N"
-    return f"{ts}\t{copy_text(event.error)}\t{tags}\t{event.key}\t"
+def _text(value: str) -> bytes:
+    data = value.encode("utf-8")
+    return len(data).to_bytes(4, "big") + data
+
+
+def _uuid(text: str) -> bytes:
+    return b"\x00\x00\x00\x10" + bytes.fromhex(text.replace("-", ""))
+
+
+def pg_time(ts: datetime) -> int:
+    """timestamptz's binary form: microseconds since 2000-01-01 UTC."""
+    return (ts - _PG_EPOCH) // timedelta(microseconds=1)
+
+
+def row_start(event: Event, now: int) -> bytes:
+    """The start of an event's row in COPY's binary format: the field count, then ts (``now``
+    when it has none), error, tags (array_send's form), event key."""
+    if event.tags is None:
+        tags = _NULL
+    else:
+        dims = struct.pack(">ii", len(event.tags), 1) if event.tags else b""
+        body = struct.pack(">iii", 1 if event.tags else 0, 0, _TEXT_OID) + dims + b"".join(map(_text, event.tags))
+        tags = len(body).to_bytes(4, "big") + body
+    ts = pg_time(event.ts) if event.ts else now
+    return struct.pack(">hiq", 9, 8, ts) + _text(event.error) + tags + _uuid(event.key)
 
 
 def _utc_day(ts: datetime) -> date:
@@ -151,9 +180,8 @@ def _pieces(messages: list[str], pairs: Iterable[tuple[int, str | None]]) -> lis
         if piece is None:
             norm, kind = results[key[0]]
             fp = fingerprint_normalized(kind, component, norm)
-            comp = copy_text(component) if component is not None else "\\N"
-            piece = shared[key] = (f"{comp}\t{copy_text(norm)}\t{copy_text(kind)}\t{fp}\t{RULES_VERSION}\n"
-                                   .encode("utf-8"))
+            piece = shared[key] = ((_text(component) if component is not None else _NULL) + _text(norm) + _text(kind)
+                                   + _uuid(fp) + struct.pack(">ii", 4, RULES_VERSION))
         out.append(piece)
     return out
 
@@ -172,11 +200,10 @@ def _scanned_chunks(stream, source, origin, now, today, report, scanner) -> Iter
     import json
 
     origin_json = json.dumps(origin, ensure_ascii=False)[:-1].encode("utf-8")
-    now_bytes = now.encode("ascii")
     number = 1
     for data in _blocks(stream, CHUNK_BYTES):
         (messages, pair_message, pair_component, _, records, slow, rows, days, stamped,
-         lines) = scanner.ingest_scan(data, origin_json, now_bytes, number)
+         lines) = scanner.ingest_scan(data, origin_json, now, number)
         number += lines
         day_set = {date.fromordinal(_EPOCH + d) for d in set(days)}
         if stamped:
@@ -194,12 +221,13 @@ def _scanned_chunks(stream, source, origin, now, today, report, scanner) -> Iter
                           *((first_extra + i, e.component) for i, e in enumerate(extra))])
         literals, taken = [], iter(pieces[len(pair_message):])
         for event in events:
-            literals.append(b"" if event is None else row_start(event, now).encode("utf-8") + next(taken))
+            literals.append(b"" if event is None else row_start(event, now) + next(taken))
         pair_pieces = pieces[:len(pair_message)]
         count = len(records) // 24 - (len(events) - len(extra))
 
         def parts(rows=rows, records=records, pair_pieces=pair_pieces, literals=literals):
-            return scanner.splice(rows, records, pair_pieces, literals, size=1 << 18)
+            return itertools.chain((_HEADER,), scanner.splice(rows, records, pair_pieces, literals, size=1 << 18),
+                                   (_TRAILER,))
 
         del data, rows, messages  # not kept while the chunk is stored and the next one read
         yield Chunk(parts, count, day_set, number - 1)
@@ -223,7 +251,7 @@ def _python_chunks(stream, source, origin, now, today, report) -> Iterator[Chunk
             continue
         distinct = {m: i for i, m in enumerate(dict.fromkeys(e.error for e in events))}
         pieces = _pieces(list(distinct), ((distinct[e.error], e.component) for e in events))
-        text = b"".join(row_start(e, now).encode("utf-8") + p for e, p in zip(events, pieces))
+        text = b"".join(itertools.chain((_HEADER,), (row_start(e, now) + p for e, p in zip(events, pieces)), (_TRAILER,)))
         days = {_utc_day(e.ts) if e.ts else today for e in events}
         yield Chunk(lambda text=text: iter((text,)), len(events), days, number)
 
@@ -240,13 +268,13 @@ def _scanner():
 class _Reader:
     """A file for copy_expert over an iterator of bytes."""
 
-    def __init__(self, parts: Iterator[bytes], encode: bool):
-        self.parts, self.encode = parts, encode
+    def __init__(self, parts: Iterator[bytes]):
+        self.parts = parts
 
-    def read(self, size: int = -1):
+    def read(self, size: int = -1) -> bytes:
         for part in self.parts:
             if part:
-                return part.decode("utf-8") if self.encode else part
+                return part
         return b""
 
 
@@ -256,17 +284,19 @@ class _Store:
 
     def __init__(self, cur):
         self.cur = cur
-        self.encode = cur.connection.encoding not in ("UTF8", "UNICODE")
+        if cur.connection.encoding not in ("UTF8", "UNICODE"):
+            cur.execute(SQL["utf8"])
         self.direct = True  # COPY straight into agent_errors until a chunk holds a key already there
         self.staging = False
         self.loaded = self.duplicates = 0
         self.thread: threading.Thread | None = None
         self.error: BaseException | None = None
 
-    def now(self) -> tuple[str, date]:
+    def now(self) -> tuple[int, date]:
+        """The transaction's now(), for events without ts (pg_time), and its UTC date."""
         self.cur.execute(SQL["now"])
-        text = self.cur.fetchone()[0]
-        return text + "+00:00", date.fromisoformat(text[:10])
+        now = datetime.fromisoformat(self.cur.fetchone()[0] + "+00:00")
+        return pg_time(now), now.date()
 
     def put(self, chunk: Chunk) -> None:
         self.wait()
@@ -298,7 +328,7 @@ class _Store:
         if self.direct:
             cur.execute(SQL["savepoint"])
             try:
-                cur.copy_expert(SQL["copy"], _Reader(chunk.parts(), self.encode), size=1 << 18)
+                cur.copy_expert(SQL["copy"], _Reader(chunk.parts()), size=1 << 18)
             except UniqueViolation:
                 cur.execute(SQL["rollback"])
                 cur.execute(SQL["release"])
@@ -311,7 +341,7 @@ class _Store:
             cur.execute(SQL["staging"])
             cur.execute(SQL["truncate"])
             self.staging = True
-        cur.copy_expert(SQL["copy_staging"], _Reader(chunk.parts(), self.encode), size=1 << 18)
+        cur.copy_expert(SQL["copy_staging"], _Reader(chunk.parts()), size=1 << 18)
         cur.execute(SQL["merge"])
         inserted = cur.rowcount
         cur.execute(SQL["truncate"])

@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import json
 import random
-from datetime import date
+from datetime import date, datetime, timezone
 
 import pytest
 
@@ -21,7 +21,7 @@ from skillsmith_assets.events import Event
 scanner = ingest._scanner()
 needs_scanner = pytest.mark.skipif(scanner is None, reason="the _jsonl extension is not built")
 
-NOW, TODAY = "2026-12-06T04:00:00.123456+00:00", date(2026, 12, 6)
+NOW, TODAY = ingest.pg_time(datetime(2026, 12, 6, 4, 0, 0, 123456, tzinfo=timezone.utc)), date(2026, 12, 6)
 
 ERRORS = [
     '"KeyError: \'partner_id\' in order 123456"', '"plain"', '"tab\\tnew\\nline\\r cr"', '"quote \\" back \\\\ slash \\/"',
@@ -90,7 +90,9 @@ def adversarial_bytes(seed: int, lines: int) -> bytes:
 def chunks_text(chunks) -> tuple[bytes, int, set]:
     text, rows, days = [], 0, set()
     for chunk in chunks:
-        text.extend(chunk.parts())
+        data = b"".join(chunk.parts())
+        assert data.startswith(ingest._HEADER) and data.endswith(ingest._TRAILER)
+        text.append(data[len(ingest._HEADER):-len(ingest._TRAILER)])  # chunks may be cut differently
         rows += chunk.rows
         days |= chunk.days
     return b"".join(text), rows, days
@@ -136,8 +138,6 @@ def test_scanner_takes_the_common_line_itself(monkeypatch):
 def test_event_key_is_unchanged():
     """Keys of rows already stored: a different key would load a file's events twice."""
     assert Event("E", None, None, None, "req-42").key == "7ab11a72-dcf7-30d9-f457-5c9313ba4e99"
-    from datetime import datetime, timezone
-
     event = Event("KeyError: x", "c", ["a", "é"], datetime(2026, 11, 1, tzinfo=timezone.utc), None, "/f.jsonl:3")
     assert event.key == "cc697015-4a0d-5ab9-537b-9df7ced2d04d"
 
@@ -179,6 +179,25 @@ def test_stored_rows_equal_the_json_module_path_and_reloading_adds_nothing(conn,
     assert [r[1:] for r in fast_rows] == [r[1:] for r in slow_rows]
     assert [r[0] for r in fast_rows if r[0].year < 2026 or r[0].month < 12] == \
            [r[0] for r in slow_rows if r[0].year < 2026 or r[0].month < 12]
+    # and what they hold is what the Python objects say (the binary rows render them right)
+    from skillsmith_assets.events import RejectedEvent, parse_line
+    from skillsmith_assets.normalize import normalize_event
+
+    expected = {}
+    for number, line in enumerate(io.BytesIO(data), start=1):
+        try:
+            event = parse_line(line, f"/data/errors.jsonl:{number}") if line.strip() else None
+        except RejectedEvent:
+            continue
+        if event is not None:
+            expected.setdefault(event.key, event)
+    assert len(expected) == len(fast_rows)
+    for ts, error, component, tags, key, norm, kind, fp, version in fast_rows:
+        event = expected[str(key)]
+        assert (error, component, tags) == (event.error, event.component, event.tags)
+        assert event.ts is None or ts == event.ts
+        n = normalize_event(error, component)
+        assert (norm, kind, str(fp), version) == (n.norm_error, n.kind, n.fingerprint, n.normalizer_version)
     again = _load(conn, data)  # COPY meets a stored key: rolled back, staged, nothing doubled
     assert (again.loaded, again.duplicates) == (0, fast.loaded + fast.duplicates)
     grown = _load(conn, data + b'\n{"error": "one more", "id": "new-1"}\n')
