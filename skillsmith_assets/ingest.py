@@ -140,7 +140,7 @@ def _utc_day(ts: datetime) -> date:
 class Chunk:
     """One chunk of a stream, ready to store: its COPY rows and what storing them needs."""
 
-    parts: Callable[[], Iterator[bytes]]  # the COPY text, in pieces (callable again for a retry)
+    parts: Callable[[], Iterator[bytes]]  # the COPY data (binary format), in pieces; callable again for a retry
     rows: int
     days: set[date]  # UTC dates of the rows' ts (events without ts count as today's: now())
     last_line: int
