@@ -1,4 +1,5 @@
-/* Fast path of `skillsmith group`: JSON-lines scanning, de-duplication and output splicing.
+/* Fast paths of `skillsmith group` and `skillsmith ingest`: JSON-lines scanning, de-duplication
+ * and output splicing.
  *
  * scan() splits the input into lines the way Python's universal-newline text
  * reading does and recognises the common line, a *plain event*: one strictly
@@ -12,6 +13,8 @@
  * splice() assembles the output: for each line, a span of the input (the object
  * without its closing brace, or the --text line as a JSON string) and a piece
  * per pair, or a literal computed in Python.
+ *
+ * ingest_scan() is `skillsmith ingest`'s: see its section below.
  *
  * The byte work runs without the GIL (scan() on several threads for a large
  * input); Python objects are made afterwards.
@@ -44,9 +47,10 @@ typedef struct {
     Py_ssize_t len, cap;
 } vec;
 
-static int vec_push3(vec *a, int64_t x, int64_t y, int64_t z)
+/* Room for n more values; 0, or -1 when out of memory. */
+static int vec_room(vec *a, Py_ssize_t n)
 {
-    if (a->len + 3 > a->cap) {
+    if (a->len + n > a->cap) {
         Py_ssize_t cap = a->cap ? a->cap * 2 : 3 * 4096;
         int64_t *v = realloc(a->v, (size_t)cap * sizeof(int64_t));
         if (!v)
@@ -54,6 +58,21 @@ static int vec_push3(vec *a, int64_t x, int64_t y, int64_t z)
         a->v = v;
         a->cap = cap;
     }
+    return 0;
+}
+
+static int vec_push1(vec *a, int64_t x)
+{
+    if (vec_room(a, 1) < 0)
+        return -1;
+    a->v[a->len++] = x;
+    return 0;
+}
+
+static int vec_push3(vec *a, int64_t x, int64_t y, int64_t z)
+{
+    if (vec_room(a, 3) < 0)
+        return -1;
     a->v[a->len++] = x;
     a->v[a->len++] = y;
     a->v[a->len++] = z;
@@ -535,6 +554,30 @@ static const uchar *scan_field(const uchar *p, const uchar *end, field *f)
     return q;
 }
 
+/* A member's key, without escapes (one could spell a name we look for), and the colon after
+ * it: the position of its value, or NULL. */
+static const uchar *scan_key(const uchar *p, const uchar *end, field *key)
+{
+    if (!(p = scan_field(p, end, key)) || key->escaped)
+        return NULL;
+    p = skip_ws(p, end);
+    if (p >= end || *p != ':')
+        return NULL;
+    return skip_ws(p + 1, end);
+}
+
+/* After a member: the next one's key (*closed 0), or just after the closing brace (*closed 1); NULL else. */
+static const uchar *next_member(const uchar *p, const uchar *end, int *closed)
+{
+    p = skip_ws(p, end);
+    if (p >= end)
+        return NULL;
+    *closed = *p == '}';
+    if (*closed)
+        return p + 1;
+    return *p == ',' ? skip_ws(p + 1, end) : NULL;
+}
+
 /* The top-level object at p ('{'): like scan_container, noting error and component.
  * A key with escapes could spell one of the names, so it is left to the slow path;
  * so are repeated error / component keys (the json module keeps the last one). */
@@ -547,12 +590,9 @@ static const uchar *scan_event(const uchar *p, const uchar *end, event *ev)
         return NULL;
     for (;;) {
         field key;
-        if (!(p = scan_field(p, end, &key)) || key.escaped)
+        int closed;
+        if (!(p = scan_key(p, end, &key)))
             return NULL;
-        p = skip_ws(p, end);
-        if (p >= end || *p != ':')
-            return NULL;
-        p = skip_ws(p + 1, end);
         switch (key_id(key.p, key.n)) {
         case KEY_ERROR:
             if (ev->has_error || !(p = scan_field(p, end, &ev->error)))
@@ -573,14 +613,10 @@ static const uchar *scan_event(const uchar *p, const uchar *end, event *ev)
             if (!(p = scan_value(p, end, 1)))
                 return NULL;
         }
-        p = skip_ws(p, end);
-        if (p >= end)
+        if (!(p = next_member(p, end, &closed)))
             return NULL;
-        if (*p == '}')
-            return ev->has_error ? p + 1 : NULL;
-        if (*p != ',')
-            return NULL;
-        p = skip_ws(p + 1, end);
+        if (closed)
+            return ev->has_error ? p : NULL;
     }
 }
 
@@ -992,6 +1028,30 @@ static PyObject *slow_list(const vec *slow)
     return list;
 }
 
+/* scan()'s result: (messages, pair_message, pair_component, pair_count, records, slow). */
+static PyObject *scan_result(const scanner *sc)
+{
+    PyObject *result = NULL;
+    PyObject *messages = decode_all(&sc->messages);
+    PyObject *components = decode_all(&sc->components);
+    PyObject *pair_message = int_list(sc->pairs.items, sc->pairs.len, offsetof(pair_item, message));
+    PyObject *pair_count = int_list(sc->pairs.items, sc->pairs.len, offsetof(pair_item, count));
+    PyObject *pair_component = components ? pair_components(&sc->pairs, components) : NULL;
+    PyObject *records = PyBytes_FromStringAndSize((const char *)sc->records.v,
+                                                  sc->records.len * (Py_ssize_t)sizeof(int64_t));
+    PyObject *slow = slow_list(&sc->slow);
+    if (messages && pair_message && pair_component && pair_count && records && slow)
+        result = PyTuple_Pack(6, messages, pair_message, pair_component, pair_count, records, slow);
+    Py_XDECREF(messages);
+    Py_XDECREF(components);
+    Py_XDECREF(pair_message);
+    Py_XDECREF(pair_component);
+    Py_XDECREF(pair_count);
+    Py_XDECREF(records);
+    Py_XDECREF(slow);
+    return result;
+}
+
 static PyObject *scan(PyObject *Py_UNUSED(self), PyObject *args, PyObject *kwargs)
 {
     static char *keywords[] = {"data", "text", "threads", NULL};
@@ -1005,28 +1065,7 @@ static PyObject *scan(PyObject *Py_UNUSED(self), PyObject *args, PyObject *kwarg
     failed = scan_parts(parts, n);
     Py_END_ALLOW_THREADS
     scanner sc = parts[0].sc;
-    PyObject *result = NULL;
-    if (failed) {
-        PyErr_NoMemory();
-    } else {
-        PyObject *messages = decode_all(&sc.messages);
-        PyObject *components = decode_all(&sc.components);
-        PyObject *pair_message = int_list(sc.pairs.items, sc.pairs.len, offsetof(pair_item, message));
-        PyObject *pair_count = int_list(sc.pairs.items, sc.pairs.len, offsetof(pair_item, count));
-        PyObject *pair_component = components ? pair_components(&sc.pairs, components) : NULL;
-        PyObject *records = PyBytes_FromStringAndSize((const char *)sc.records.v,
-                                                      sc.records.len * (Py_ssize_t)sizeof(int64_t));
-        PyObject *slow = slow_list(&sc.slow);
-        if (messages && pair_message && pair_component && pair_count && records && slow)
-            result = PyTuple_Pack(6, messages, pair_message, pair_component, pair_count, records, slow);
-        Py_XDECREF(messages);
-        Py_XDECREF(components);
-        Py_XDECREF(pair_message);
-        Py_XDECREF(pair_component);
-        Py_XDECREF(pair_count);
-        Py_XDECREF(records);
-        Py_XDECREF(slow);
-    }
+    PyObject *result = failed ? PyErr_NoMemory() : scan_result(&sc);
     scanner_free(&sc);
     PyBuffer_Release(&data);
     return result;
@@ -1253,6 +1292,764 @@ fail:
     return NULL;
 }
 
+/* ---------------------------------------------------------------- ingest
+ * Fast path of `skillsmith ingest`: each line of a chunk becomes the start of its COPY
+ * row, "ts \t error \t tags \t event key \t", and a pair (message, component) whose
+ * normalization Python adds once per pair (splice() joins the two). A line is taken
+ * only when it is certainly what events.parse_line accepts and the row and key come
+ * out byte for byte as the Python path makes them; anything else (a rejection, NUL,
+ * a surrogate or other escapes of doubt, a float or out-of-range ts, a ts format
+ * other than the strict ISO one, a repeated field) is slow: events.parse_line reads it.
+ * Lines end at "\n" only, as iterating a binary file splits them. */
+
+/* SHA-256 (FIPS 180-4), for the event keys: normalize.uuid_of. */
+typedef struct {
+    uint32_t h[8];
+    uint64_t n;
+    uchar buf[64];
+    size_t used;
+} sha256;
+
+static const uint32_t sha_k[64] = {
+    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2};
+
+#define ROTR(x, n) (((x) >> (n)) | ((x) << (32 - (n))))
+
+static void sha256_block(uint32_t *h, const uchar *p)
+{
+    uint32_t w[64], a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], k = h[7];
+    for (int i = 0; i < 16; i++)
+        w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 | (uint32_t)p[4 * i + 2] << 8 | p[4 * i + 3];
+    for (int i = 16; i < 64; i++) {
+        uint32_t s0 = ROTR(w[i - 15], 7) ^ ROTR(w[i - 15], 18) ^ (w[i - 15] >> 3);
+        uint32_t s1 = ROTR(w[i - 2], 17) ^ ROTR(w[i - 2], 19) ^ (w[i - 2] >> 10);
+        w[i] = w[i - 16] + s0 + w[i - 7] + s1;
+    }
+    for (int i = 0; i < 64; i++) {
+        uint32_t t1 = k + (ROTR(e, 6) ^ ROTR(e, 11) ^ ROTR(e, 25)) + ((e & f) ^ (~e & g)) + sha_k[i] + w[i];
+        uint32_t t2 = (ROTR(a, 2) ^ ROTR(a, 13) ^ ROTR(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
+        k = g;
+        g = f;
+        f = e;
+        e = d + t1;
+        d = c;
+        c = b;
+        b = a;
+        a = t1 + t2;
+    }
+    h[0] += a, h[1] += b, h[2] += c, h[3] += d, h[4] += e, h[5] += f, h[6] += g, h[7] += k;
+}
+
+static void sha256_init(sha256 *s)
+{
+    static const uint32_t h0[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+                                   0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+    memcpy(s->h, h0, sizeof(h0));
+    s->n = 0;
+    s->used = 0;
+}
+
+static void sha256_update(sha256 *s, const uchar *p, size_t n)
+{
+    s->n += n;
+    if (s->used) {
+        size_t take = 64 - s->used < n ? 64 - s->used : n;
+        memcpy(s->buf + s->used, p, take);
+        s->used += take;
+        p += take;
+        n -= take;
+        if (s->used < 64)
+            return;
+        sha256_block(s->h, s->buf);
+        s->used = 0;
+    }
+    for (; n >= 64; p += 64, n -= 64)
+        sha256_block(s->h, p);
+    memcpy(s->buf, p, n);
+    s->used = n;
+}
+
+/* The first 16 bytes of the digest: the bytes of the UUID normalize.uuid_of names. */
+static void sha256_uuid(sha256 *s, uchar *out)
+{
+    uint64_t bits = s->n * 8;
+    uchar pad = 0x80, zero[64] = {0}, len[8];
+    for (int i = 0; i < 8; i++)
+        len[i] = (uchar)(bits >> (56 - 8 * i));
+    sha256_update(s, &pad, 1);
+    sha256_update(s, zero, s->used <= 56 ? 56 - s->used : 120 - s->used);
+    sha256_update(s, len, 8);
+    for (int i = 0; i < 16; i++)
+        out[i] = (uchar)(s->h[i / 4] >> (24 - 8 * (i % 4)));
+}
+
+/* A growable byte buffer. */
+typedef struct {
+    char *p;
+    size_t len, cap;
+} buffer;
+
+static char *buffer_room(buffer *b, size_t n)
+{
+    if (b->len + n > b->cap) {
+        size_t cap = b->cap ? b->cap : n > (1 << 16) ? n : 1 << 16; /* a first reservation is exact */
+        while (cap < b->len + n)
+            cap *= 2;
+        char *p = realloc(b->p, cap);
+        if (!p)
+            return NULL;
+        b->p = p;
+        b->cap = cap;
+    }
+    return b->p + b->len;
+}
+
+/* A JSON value of the event: absent, null, a string (decoded later), a number, or anything else. */
+enum { V_ABSENT, V_NULL, V_STRING, V_INT, V_OTHER };
+
+#define MAX_TAGS 64
+
+typedef struct {
+    int kind;
+    field s;              /* V_STRING: the content; V_INT: the token */
+    const uchar *dec;     /* the decoded string */
+    size_t dec_n;
+} value;
+
+typedef struct {
+    value error, component, ts, id, event_id, tags;
+    int ntags;
+    value tag[MAX_TAGS];
+} ievent;
+
+enum { IK_OTHER, IK_ERROR, IK_COMPONENT, IK_TAGS, IK_TS, IK_ID, IK_EVENT_ID };
+
+static int ikey(const uchar *k, size_t n)
+{
+    if (IS_KEY(k, n, "error"))
+        return IK_ERROR;
+    if (IS_KEY(k, n, "component"))
+        return IK_COMPONENT;
+    if (IS_KEY(k, n, "tags"))
+        return IK_TAGS;
+    if (IS_KEY(k, n, "ts"))
+        return IK_TS;
+    if (IS_KEY(k, n, "id"))
+        return IK_ID;
+    if (IS_KEY(k, n, "event_id"))
+        return IK_EVENT_ID;
+    return IK_OTHER;
+}
+
+/* A value we read: null, string or integer noted, anything else validated and marked other. */
+static const uchar *scan_ivalue(const uchar *p, const uchar *end, value *v)
+{
+    const uchar *q;
+    if (p >= end)
+        return NULL;
+    if (*p == '"') {
+        v->kind = V_STRING;
+        return scan_field(p, end, &v->s);
+    }
+    if (*p == 'n') {
+        v->kind = V_NULL;
+        return scan_literal(p, end, "null", 4);
+    }
+    if (*p == '-' || is_digit(*p)) {
+        if (!(q = scan_number(p, end)))
+            return NULL;
+        v->kind = V_INT;
+        for (const uchar *c = p; c < q; c++)
+            if (*c == '.' || *c == 'e' || *c == 'E')
+                v->kind = V_OTHER;
+        v->s.p = p;
+        v->s.n = (size_t)(q - p);
+        v->s.escaped = 0;
+        return q;
+    }
+    v->kind = V_OTHER;
+    return scan_value(p, end, 1);
+}
+
+/* The object at p ('{'); NULL unless it is strictly valid JSON whose keys have no escapes
+ * and name each field we read at most once. */
+static const uchar *scan_ievent(const uchar *p, const uchar *end, ievent *ev)
+{
+    ev->error.kind = ev->component.kind = ev->ts.kind = ev->id.kind = ev->event_id.kind = ev->tags.kind = V_ABSENT;
+    ev->ntags = 0;
+    p = skip_ws(p + 1, end);
+    if (p < end && *p == '}')
+        return p + 1;
+    for (;;) {
+        field key;
+        value *v = NULL;
+        int closed;
+        if (!(p = scan_key(p, end, &key)))
+            return NULL;
+        switch (ikey(key.p, key.n)) {
+        case IK_ERROR: v = &ev->error; break;
+        case IK_COMPONENT: v = &ev->component; break;
+        case IK_TS: v = &ev->ts; break;
+        case IK_ID: v = &ev->id; break;
+        case IK_EVENT_ID: v = &ev->event_id; break;
+        case IK_TAGS:
+            if (ev->tags.kind != V_ABSENT || p >= end)
+                return NULL;
+            if (*p == '[') {
+                ev->tags.kind = V_STRING; /* a list of strings */
+                p = skip_ws(p + 1, end);
+                if (p < end && *p == ']') {
+                    p++;
+                    break;
+                }
+                for (;;) {
+                    if (ev->ntags == MAX_TAGS || p >= end || *p != '"')
+                        return NULL;
+                    value *t = &ev->tag[ev->ntags++];
+                    t->kind = V_STRING;
+                    if (!(p = scan_field(p, end, &t->s)))
+                        return NULL;
+                    p = skip_ws(p, end);
+                    if (p < end && *p == ']') {
+                        p++;
+                        break;
+                    }
+                    if (p >= end || *p != ',')
+                        return NULL;
+                    p = skip_ws(p + 1, end);
+                }
+            } else if (!(p = scan_ivalue(p, end, &ev->tags))) {
+                return NULL;
+            } else if (ev->tags.kind != V_NULL) {
+                ev->tags.kind = V_OTHER; /* not a list */
+            }
+            break;
+        default:
+            if (!(p = scan_value(p, end, 1)))
+                return NULL;
+        }
+        if (v && (v->kind != V_ABSENT || !(p = scan_ivalue(p, end, v))))
+            return NULL;
+        if (!(p = next_member(p, end, &closed)))
+            return NULL;
+        if (closed)
+            return p;
+    }
+}
+
+/* ---- timestamps: the strict ISO 8601 form and integer epochs, rendered as datetime.isoformat() */
+
+static int days_in_month(int y, int m)
+{
+    static const int dm[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    return m == 2 && (y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)) ? 29 : dm[m - 1];
+}
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm). */
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+static void civil_from_days(int64_t z, int *y, int *m, int *d)
+{
+    z += 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *y = (int)(yoe + era * 400 + (*m <= 2));
+}
+
+static int digits(const uchar *p, int n)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (!is_digit(p[i]))
+            return -1;
+        v = v * 10 + (p[i] - '0');
+    }
+    return v;
+}
+
+typedef struct {
+    int y, mo, d, h, mi, s, us, off; /* off: minutes east of UTC */
+    int64_t day;                      /* the UTC date, days since 1970-01-01 */
+    int64_t pg;                       /* microseconds since 2000-01-01 UTC: timestamptz's binary form */
+} stamp;
+
+#define PG_EPOCH 946684800LL /* 2000-01-01 in Unix seconds */
+
+/* "YYYY-MM-DD[T ]HH:MM:SS[.f{1,6}][Z|z|+HH:MM|-HH:MM]" (no zone: UTC); 0 when not of that form. */
+static int parse_iso(const uchar *p, size_t n, stamp *t)
+{
+    const uchar *e = p + n, *q;
+    if (n < 19 || p[4] != '-' || p[7] != '-' || (p[10] != 'T' && p[10] != ' ') || p[13] != ':' || p[16] != ':')
+        return 0;
+    t->y = digits(p, 4), t->mo = digits(p + 5, 2), t->d = digits(p + 8, 2);
+    t->h = digits(p + 11, 2), t->mi = digits(p + 14, 2), t->s = digits(p + 17, 2);
+    if (t->y < 1000 || t->y > 9998 || t->mo < 1 || t->mo > 12 || t->d < 1 || t->d > days_in_month(t->y, t->mo) ||
+        t->h < 0 || t->h > 23 || t->mi < 0 || t->mi > 59 || t->s < 0 || t->s > 59)
+        return 0;
+    q = p + 19;
+    t->us = 0;
+    if (q < e && *q == '.') {
+        int k = 0;
+        for (q++; q < e && is_digit(*q) && k < 6; q++, k++)
+            t->us = t->us * 10 + (*q - '0');
+        if (k == 0 || (q < e && is_digit(*q)))
+            return 0;
+        for (; k < 6; k++)
+            t->us *= 10;
+    }
+    t->off = 0;
+    if (q < e && (*q == 'Z' || *q == 'z')) {
+        q++;
+    } else if (q < e && (*q == '+' || *q == '-')) {
+        int oh, om;
+        if (e - q != 6 || q[3] != ':' || (oh = digits(q + 1, 2)) < 0 || (om = digits(q + 4, 2)) < 0 || oh > 23 ||
+            om > 59)
+            return 0;
+        t->off = (*q == '-' ? -1 : 1) * (oh * 60 + om);
+        q += 6;
+    }
+    if (q != e)
+        return 0;
+    int64_t minutes = (days_from_civil(t->y, t->mo, t->d) * 24 + t->h) * 60 + t->mi - t->off;
+    t->day = minutes >= 0 ? minutes / 1440 : -((-minutes + 1439) / 1440);
+    t->pg = ((minutes * 60 + t->s) - PG_EPOCH) * 1000000 + t->us;
+    return 1;
+}
+
+/* An integer epoch: seconds, or milliseconds when over 1e11 (events.parse_ts). Only what
+ * cannot round differently from datetime.fromtimestamp(float): 0 .. 2^32 seconds. */
+static int parse_epoch(const uchar *p, size_t n, stamp *t)
+{
+    int64_t v = 0, seconds, us;
+    if (n == 0 || n > 15 || *p == '-')
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        v = v * 10 + (p[i] - '0');
+    if (v > 100000000000LL) {
+        seconds = v / 1000;
+        us = v % 1000 * 1000;
+    } else {
+        seconds = v;
+        us = 0;
+    }
+    if (seconds >= (1LL << 32))
+        return 0;
+    t->day = seconds / 86400;
+    civil_from_days(t->day, &t->y, &t->mo, &t->d);
+    t->h = (int)(seconds % 86400 / 3600), t->mi = (int)(seconds % 3600 / 60), t->s = (int)(seconds % 60);
+    t->us = (int)us;
+    t->off = 0;
+    t->pg = (seconds - PG_EPOCH) * 1000000 + us;
+    return 1;
+}
+
+static char *put_digits(char *out, int v, int n)
+{
+    for (int i = n - 1; i >= 0; i--, v /= 10)
+        out[i] = (char)('0' + v % 10);
+    return out + n;
+}
+
+/* datetime.isoformat() of an aware datetime; the number of bytes written (at most 32). */
+static int format_stamp(const stamp *t, char *out)
+{
+    char *o = out;
+    int off = t->off < 0 ? -t->off : t->off;
+    o = put_digits(o, t->y, 4);
+    *o++ = '-';
+    o = put_digits(o, t->mo, 2);
+    *o++ = '-';
+    o = put_digits(o, t->d, 2);
+    *o++ = 'T';
+    o = put_digits(o, t->h, 2);
+    *o++ = ':';
+    o = put_digits(o, t->mi, 2);
+    *o++ = ':';
+    o = put_digits(o, t->s, 2);
+    if (t->us) {
+        *o++ = '.';
+        o = put_digits(o, t->us, 6);
+    }
+    *o++ = t->off < 0 ? '-' : '+';
+    o = put_digits(o, off / 60, 2);
+    *o++ = ':';
+    o = put_digits(o, off % 60, 2);
+    return (int)(o - out);
+}
+
+/* ---- rendering */
+
+/* Bytes Python's str.isspace() holds among ASCII. */
+static inline int py_space(uchar c) { return c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1c && c <= 0x1f); }
+
+/* COPY's binary format is big-endian. */
+static char *put32(char *out, int64_t v)
+{
+    for (int i = 3; i >= 0; i--)
+        *out++ = (char)((uint64_t)v >> (8 * i));
+    return out;
+}
+
+static char *put64(char *out, int64_t v)
+{
+    for (int i = 7; i >= 0; i--)
+        *out++ = (char)((uint64_t)v >> (8 * i));
+    return out;
+}
+
+/* A text field: its length, then its bytes. */
+static char *put_text(char *out, const uchar *p, size_t n)
+{
+    out = put32(out, (int64_t)n);
+    memcpy(out, p, n);
+    return out + n;
+}
+
+#define TEXT_OID 25
+
+/* json.encoder.encode_basestring_ascii of UTF-8 text (which holds no surrogates). */
+static char *json_ascii(char *out, const uchar *p, size_t n)
+{
+    static const char hexd[] = "0123456789abcdef";
+    const uchar *e = p + n;
+    *out++ = '"';
+    while (p < e) {
+        uint32_t c = *p;
+        int len = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+        if (len == 2)
+            c = (c & 0x1F) << 6 | (p[1] & 0x3F);
+        else if (len == 3)
+            c = (c & 0x0F) << 12 | (p[1] & 0x3F) << 6 | (p[2] & 0x3F);
+        else if (len == 4)
+            c = (c & 0x07) << 18 | (p[1] & 0x3F) << 12 | (p[2] & 0x3F) << 6 | (p[3] & 0x3F);
+        p += len;
+        if (c == '"' || c == '\\') {
+            *out++ = '\\';
+            *out++ = (char)c;
+        } else if (c >= 0x20 && c < 0x7F) {
+            *out++ = (char)c;
+        } else if (c == '\n' || c == '\r' || c == '\t' || c == '\b' || c == '\f') {
+            *out++ = '\\';
+            *out++ = c == '\n' ? 'n' : c == '\r' ? 'r' : c == '\t' ? 't' : c == '\b' ? 'b' : 'f';
+        } else {
+            uint32_t units[2];
+            int k = 0;
+            if (c >= 0x10000) {
+                c -= 0x10000;
+                units[k++] = 0xD800 | (c >> 10);
+                units[k++] = 0xDC00 | (c & 0x3FF);
+            } else {
+                units[k++] = c;
+            }
+            for (int i = 0; i < k; i++) {
+                *out++ = '\\';
+                *out++ = 'u';
+                for (int shift = 12; shift >= 0; shift -= 4)
+                    *out++ = hexd[(units[i] >> shift) & 15];
+            }
+        }
+    }
+    *out++ = '"';
+    return out;
+}
+
+typedef struct {
+    scanner sc;      /* distinct messages, components and pairs; records, slow lines, lines read */
+    buffer rows;     /* the rendered row starts */
+    buffer scratch;  /* the current line's decoded strings */
+    buffer material; /* the current line's key material */
+    vec days;        /* UTC days of the rows with a ts, each run of equal days once */
+    int stamped;     /* some row has no ts (stamped `now`) */
+} ingester;
+
+static void ingester_free(ingester *g)
+{
+    scanner_free(&g->sc);
+    free(g->rows.p);
+    free(g->scratch.p);
+    free(g->material.p);
+    free(g->days.v);
+}
+
+/* Decode a string value into the scratch buffer (room reserved by the caller); 0 when it
+ * holds a NUL, which the Python path replaces (strip_nul): left to it. */
+static int decode_value(ingester *g, value *v)
+{
+    if (!v->s.escaped) {
+        v->dec = v->s.p;
+        v->dec_n = v->s.n;
+        return 1; /* an unescaped JSON string holds no control character, so no NUL */
+    }
+    char *out = g->scratch.p + g->scratch.len;
+    v->dec_n = unescape(v->s.p, v->s.n, out);
+    v->dec = (const uchar *)out;
+    g->scratch.len += v->dec_n;
+    return memchr(out, 0, v->dec_n) == NULL;
+}
+
+/* Index of the decoded string v in s, kept in the arena when new and decoded. */
+static int64_t intern_value(ingester *g, strings *s, const value *v)
+{
+    int added;
+    uint64_t h = hash_bytes((const char *)v->dec, v->dec_n);
+    int64_t i = intern(s, (const char *)v->dec, v->dec_n, h, &added);
+    if (i >= 0 && added && v->s.escaped) {
+        char *copy = arena_reserve(&g->sc.decoded, v->dec_n ? v->dec_n : 1);
+        if (!copy)
+            return -1;
+        memcpy(copy, v->dec, v->dec_n);
+        arena_commit(&g->sc.decoded, v->dec_n);
+        s->items[i].p = copy;
+    }
+    return i;
+}
+
+/* One line: 1 taken (rendered), 0 slow, -1 out of memory. */
+static int ingest_line(ingester *g, const uchar *s, const uchar *e, int64_t number, const uchar *origin,
+                       size_t origin_n, int64_t now_pg)
+{
+    ievent ev;
+    stamp t = {0};
+    char ts[40];
+    size_t ts_n;
+    const uchar *obj = skip_ws(s, e), *close;
+    if (obj >= e || *obj != '{' || !(close = scan_ievent(obj, e, &ev)) || skip_ws(close, e) != e)
+        return 0;
+    if (ev.error.kind != V_STRING || (ev.component.kind != V_STRING && ev.component.kind > V_NULL) ||
+        (ev.tags.kind != V_STRING && ev.tags.kind > V_NULL))
+        return 0;
+    value *id = ev.event_id.kind != V_ABSENT ? &ev.event_id : &ev.id;
+    if (id->kind > V_INT)
+        return 0;
+    /* the strings, decoded */
+    size_t room = ev.error.s.n + (ev.component.kind == V_STRING ? ev.component.s.n : 0) +
+                  (id->kind == V_STRING ? id->s.n : 0);
+    for (int i = 0; i < ev.ntags; i++)
+        room += ev.tag[i].s.n;
+    g->scratch.len = 0;
+    if (!buffer_room(&g->scratch, room + 1))
+        return -1;
+    if (!decode_value(g, &ev.error) || (ev.component.kind == V_STRING && !decode_value(g, &ev.component)) ||
+        (id->kind == V_STRING && !decode_value(g, id)))
+        return 0;
+    for (int i = 0; i < ev.ntags; i++)
+        if (!decode_value(g, &ev.tag[i]))
+            return 0;
+    int visible = 0; /* 'error' is not empty after strip(): sure when an ASCII character is not space */
+    for (size_t i = 0; !visible && i < ev.error.dec_n; i++)
+        visible = ev.error.dec[i] < 0x80 && !py_space(ev.error.dec[i]);
+    if (!visible)
+        return 0;
+    /* ts */
+    if (ev.ts.kind == V_STRING) {
+        if (ev.ts.s.escaped || !parse_iso(ev.ts.s.p, ev.ts.s.n, &t))
+            return 0;
+    } else if (ev.ts.kind == V_INT) {
+        if (!parse_epoch(ev.ts.s.p, ev.ts.s.n, &t))
+            return 0;
+    } else if (ev.ts.kind > V_NULL) {
+        return 0;
+    }
+    int has_ts = ev.ts.kind == V_STRING || ev.ts.kind == V_INT;
+    ts_n = has_ts ? (size_t)format_stamp(&t, ts) : 0;
+    /* the key */
+    sha256 sh;
+    uchar key[16];
+    g->material.len = 0;
+    if (id->kind == V_STRING || id->kind == V_INT) {
+        const uchar *ip = id->kind == V_STRING ? id->dec : id->s.p;
+        size_t in = id->kind == V_STRING ? id->dec_n : id->s.n;
+        if (id->kind == V_INT && in == 2 && ip[0] == '-' && ip[1] == '0') /* str(int("-0")) */
+            ip++, in--;
+        char *m = buffer_room(&g->material, 8 + 12 * in + 1);
+        if (!m)
+            return -1;
+        memcpy(m, "[\"id\", ", 7);
+        m = json_ascii(m + 7, ip, in);
+        *m++ = ']';
+        g->material.len = (size_t)(m - g->material.p);
+    } else {
+        /* json.dumps([origin:number, ts, component, error, tags], ensure_ascii=False) */
+        size_t need = origin_n + 32 + ts_n + 16 + 6 * room + 8 * (size_t)ev.ntags + 16;
+        char *m = buffer_room(&g->material, need), *m0 = m;
+        if (!m)
+            return -1;
+        *m++ = '[';
+        memcpy(m, origin, origin_n);
+        m += origin_n;
+        m += sprintf(m, ":%lld\", ", (long long)number); /* only for events without an id */
+        if (has_ts) {
+            *m++ = '"';
+            memcpy(m, ts, ts_n);
+            m += ts_n;
+            *m++ = '"';
+        } else {
+            memcpy(m, "null", 4);
+            m += 4;
+        }
+        memcpy(m, ", ", 2);
+        m += 2;
+        if (ev.component.kind == V_STRING) {
+            m = quote_into(m, ev.component.dec, ev.component.dec + ev.component.dec_n);
+        } else {
+            memcpy(m, "null", 4);
+            m += 4;
+        }
+        memcpy(m, ", ", 2);
+        m = quote_into(m + 2, ev.error.dec, ev.error.dec + ev.error.dec_n);
+        memcpy(m, ", ", 2);
+        m += 2;
+        if (ev.tags.kind == V_STRING) {
+            *m++ = '[';
+            for (int i = 0; i < ev.ntags; i++) {
+                if (i) {
+                    memcpy(m, ", ", 2);
+                    m += 2;
+                }
+                m = quote_into(m, ev.tag[i].dec, ev.tag[i].dec + ev.tag[i].dec_n);
+            }
+            *m++ = ']';
+        } else {
+            memcpy(m, "null", 4);
+            m += 4;
+        }
+        *m++ = ']';
+        g->material.len = (size_t)(m - m0);
+    }
+    sha256_init(&sh);
+    sha256_update(&sh, (const uchar *)g->material.p, g->material.len);
+    sha256_uuid(&sh, key);
+    /* the row's start in COPY's binary format: field count, ts, error, tags, event key */
+    size_t tags_n = 20;
+    for (int i = 0; i < ev.ntags; i++)
+        tags_n += 4 + ev.tag[i].dec_n;
+    char *r = buffer_room(&g->rows, 2 + 12 + 4 + ev.error.dec_n + 4 + tags_n + 20);
+    if (!r)
+        return -1;
+    char *r0 = r;
+    *r++ = 0;
+    *r++ = 9;
+    r = put64(put32(r, 8), has_ts ? t.pg : now_pg);
+    r = put_text(r, ev.error.dec, ev.error.dec_n);
+    if (ev.tags.kind == V_STRING) { /* array_send: dimensions, no-nulls flag, element type, (size, lower bound) */
+        r = put32(r, (int64_t)(tags_n - (ev.ntags ? 0 : 8)));
+        r = put32(put32(put32(r, ev.ntags ? 1 : 0), 0), TEXT_OID);
+        if (ev.ntags)
+            r = put32(put32(r, ev.ntags), 1);
+        for (int i = 0; i < ev.ntags; i++)
+            r = put_text(r, ev.tag[i].dec, ev.tag[i].dec_n);
+    } else {
+        r = put32(r, -1);
+    }
+    r = put_text(r, key, 16);
+    /* the pair */
+    int64_t message = intern_value(g, &g->sc.messages, &ev.error), component = -1, pair;
+    if (message < 0 || (ev.component.kind == V_STRING && (component = intern_value(g, &g->sc.components, &ev.component)) < 0))
+        return -1;
+    if ((pair = count_pair(&g->sc.pairs, &g->sc.messages.items[message], message, component, 1)) < 0)
+        return -1;
+    size_t start = g->rows.len;
+    g->rows.len += (size_t)(r - r0);
+    if (vec_push3(&g->sc.records, pair, (int64_t)start, (int64_t)g->rows.len) < 0)
+        return -1;
+    if (has_ts) {
+        if ((!g->days.len || g->days.v[g->days.len - 1] != t.day) && vec_push1(&g->days, t.day) < 0)
+            return -1;
+    } else {
+        g->stamped = 1;
+    }
+    return 1;
+}
+
+/* Bytes bytes.strip() removes. */
+static inline int bytes_space(uchar c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
+
+static PyObject *int64_list(const vec *v)
+{
+    PyObject *list = PyList_New(v->len);
+    for (Py_ssize_t i = 0; list && i < v->len; i++) {
+        PyObject *x = PyLong_FromLongLong(v->v[i]);
+        if (!x)
+            Py_CLEAR(list);
+        else
+            PyList_SET_ITEM(list, i, x);
+    }
+    return list;
+}
+
+static PyObject *ingest_scan(PyObject *Py_UNUSED(self), PyObject *args, PyObject *kwargs)
+{
+    static char *keywords[] = {"data", "origin", "now", "first_line", NULL};
+    Py_buffer data, origin;
+    long long now = 0;
+    long long first = 1;
+    int failed = 0;
+    ingester g;
+    memset(&g, 0, sizeof(g));
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "y*y*L|L:ingest_scan", keywords, &data, &origin, &now, &first))
+        return NULL;
+    Py_BEGIN_ALLOW_THREADS
+    /* rows come to about the size of their JSON: room for it up front, so the buffer is not
+     * doubled past it (which a chunk's peak memory would show) */
+    failed = strings_init(&g.sc.messages) < 0 || strings_init(&g.sc.components) < 0 ||
+             !buffer_room(&g.rows, (size_t)data.len + 4096);
+    const uchar *base = data.buf, *p = base, *end = base + data.len;
+    int64_t number = first - 1;
+    while (!failed && p < end) {
+        const uchar *nl = memchr(p, '\n', (size_t)(end - p));
+        const uchar *e = nl ? nl : end, *next = nl ? nl + 1 : end, *q = p;
+        number++;
+        while (q < e && bytes_space(*q))
+            q++;
+        if (q < e) {
+            int r = ingest_line(&g, p, e, number, origin.buf, (size_t)origin.len, now);
+            if (r < 0)
+                failed = 1;
+            else if (r == 0)
+                failed = vec_push3(&g.sc.slow, number, p - base, next - base) < 0 ||
+                         vec_push3(&g.sc.records, -g.sc.slow.len / 3, 0, 0) < 0;
+        }
+        p = next;
+    }
+    g.sc.lines = number - (first - 1);
+    Py_END_ALLOW_THREADS
+    PyObject *result = NULL, *scanned = failed ? PyErr_NoMemory() : scan_result(&g.sc);
+    PyObject *rows = scanned ? PyBytes_FromStringAndSize(g.rows.p ? g.rows.p : "", (Py_ssize_t)g.rows.len) : NULL;
+    PyObject *days = rows ? int64_list(&g.days) : NULL;
+    if (days)
+        result = Py_BuildValue("(OOOOOOOOOL)", PyTuple_GET_ITEM(scanned, 0), PyTuple_GET_ITEM(scanned, 1),
+                               PyTuple_GET_ITEM(scanned, 2), PyTuple_GET_ITEM(scanned, 3), PyTuple_GET_ITEM(scanned, 4),
+                               PyTuple_GET_ITEM(scanned, 5), rows, days, g.stamped ? Py_True : Py_False,
+                               (long long)g.sc.lines);
+    Py_XDECREF(scanned);
+    Py_XDECREF(rows);
+    Py_XDECREF(days);
+    ingester_free(&g);
+    PyBuffer_Release(&data);
+    PyBuffer_Release(&origin);
+    return result;
+}
+
 /* ---------------------------------------------------------------- module */
 
 PyDoc_STRVAR(scan_doc,
@@ -1274,7 +2071,22 @@ PyDoc_STRVAR(splice_doc,
 "else literals[-1 - ref]. pieces and literals hold bytes. quote=True writes the span\n"
 "as json.dumps(span.decode(), ensure_ascii=False) does (the span must be UTF-8).");
 
+PyDoc_STRVAR(ingest_scan_doc,
+"ingest_scan(data, origin, now, first_line=1) -> (messages, pair_message, pair_component, pair_count,\n"
+"                                                records, slow, rows, days, stamped, lines)\n\n"
+"The lines of data (split at \\n, numbered from first_line) as `skillsmith ingest` stores them.\n"
+"origin: the JSON text of the events' origin without its closing quote (the key of an event\n"
+"without an id); now: the ts of events without one, in microseconds since 2000-01-01 UTC.\n"
+"The first six are scan()'s: messages, the distinct errors; per pair (message, component)\n"
+"pair_message, pair_component, pair_count; records: native int64 triples (ref, start, stop)\n"
+"for splice(), one per non-blank line in order, ref >= 0 a pair, ref < 0 slow[-1 - ref]; slow:\n"
+"(line number, start, stop) of each line events.parse_line must read, its line end included.\n"
+"rows: the start of each taken line's row in COPY's binary format (the field count, then ts,\n"
+"error, tags, event_key). days: UTC days (since 1970-01-01) of the taken rows' ts, each run\n"
+"once; stamped: whether a taken row had no ts; lines: the lines read, blank ones included.");
+
 static PyMethodDef methods[] = {
+    {"ingest_scan", (PyCFunction)(void (*)(void))ingest_scan, METH_VARARGS | METH_KEYWORDS, ingest_scan_doc},
     {"scan", (PyCFunction)(void (*)(void))scan, METH_VARARGS | METH_KEYWORDS, scan_doc},
     {"splice", (PyCFunction)(void (*)(void))splice, METH_VARARGS | METH_KEYWORDS, splice_doc},
     {NULL, NULL, 0, NULL},
@@ -1283,7 +2095,7 @@ static PyMethodDef methods[] = {
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT,
     .m_name = "_jsonl",
-    .m_doc = "JSON-lines scanning and output splicing for `skillsmith group`.",
+    .m_doc = "JSON-lines scanning and output splicing for `skillsmith group` and `skillsmith ingest`.",
     .m_size = -1,
     .m_methods = methods,
 };

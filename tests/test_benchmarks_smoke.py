@@ -72,6 +72,7 @@ def test_ingest_stores_what_a_bare_copy_stores(results):
         assert run["ingest"]["rows"] == run["copy"]["rows"] == run["events"]
         assert run["same_rows"] is True
         assert run["share_of_copy"] > 0 and run["ingest"]["peak_rss_mb"] > 0
+        assert run["complete_copy"]["stored"] == run["ingest"]["stored"] and run["share_of_complete_copy"] > 0
 
 
 def test_tick_signatures_equal_the_full_recompute(results):
