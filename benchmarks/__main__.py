@@ -20,7 +20,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import common, grouping_bench, ingest_bench, mining_bench, normalize_bench
+from . import common, grouping_bench, ingest_bench, key_bench, mining_bench, normalize_bench
 
 BENCHMARKS = ("grouping", "normalize", "ingest", "mining")
 
@@ -72,6 +72,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 OUTPUT_OPTIONS = {"--docs", "--json", "--workdir", "--no-docs", "--loghub"}
 
 
+KEY_HISTORY_MAX = 10_000_000
+
+
 def run_all(args: argparse.Namespace, server: common.BenchServer) -> dict:
     chosen = args.only or list(BENCHMARKS)
     results: dict = {"started": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": common.machine(),
@@ -92,8 +95,12 @@ def run_all(args: argparse.Namespace, server: common.BenchServer) -> dict:
         start = time.perf_counter()
         results["ingest"] = ingest_bench.run(server, args.events, scales=args.scales, seed=args.seed,
                                              workdir=args.workdir)
-        seconds["ingest"] = time.perf_counter() - start
         print(ingest_bench.table(results["ingest"]) + "\n", flush=True)
+        # The key's cost as history grows, up to 10M rows of history (two tables are filled per size).
+        results["keys"] = key_bench.run(server, min(args.history, KEY_HISTORY_MAX),
+                                        args.tick_events or args.history // 120, scales=args.scales)
+        seconds["ingest"] = time.perf_counter() - start
+        print(key_bench.table(results["keys"]) + "\n", flush=True)
     if "mining" in chosen:
         start = time.perf_counter()
         results["mining"] = mining_bench.run(server, args.history, args.tick_events, scales=args.scales,
@@ -133,6 +140,14 @@ def targets(results: dict) -> list[list[str]]:
         flat = max(rss) <= 1.5 * min(rss) if len(rss) > 1 else None
         rows.append(["ingest memory across 1×/3×/10× batches", "flat",
                      " / ".join(common.fmt_num(r) for r in rss) + " MiB", _verdict(flat)])
+    keys = results.get("keys")
+    if keys:
+        big, small = keys["runs"][-1], keys["runs"][0]
+        growth = (big["daily"] / big["new"]) / (small["daily"] / small["new"])
+        rows.append([f"idempotency key cost per new row, {small['history']:,} → {big['history']:,} rows of history",
+                     "flat (<= 1.5×)", f"{common.fmt_ratio(growth)} (a key over the whole history: "
+                     f"{common.fmt_ratio(big['global'] / small['global'])}; {common.fmt_ratio(big['ratio'])} "
+                     f"the day key's cost at {big['history']:,})", _verdict(growth <= 1.5)])
     mine = results.get("mining")
     if mine:
         top = max(mine["runs"], key=lambda r: r["history"])
@@ -301,6 +316,19 @@ def render(results: dict, command: str, plot_name: str | None = "benchmarks.png"
             "each in a fresh database. *Same rows stored* compares a digest of both tables.",
             "",
             ingest_bench.table(results["ingest"]),
+            "",
+        ]
+    if results.get("keys"):
+        lines += [
+            "### The idempotency key as history grows",
+            "",
+            "`benchmarks/key_bench.py`: the same new rows (the tick's count, the last six hours, random keys) "
+            "copied into a table holding the history's keys, once with a key unique over the whole history "
+            "(`UNIQUE (event_key)`, unpartitioned) and once with the key `agent_errors` uses, unique within "
+            "its day's partition (`UNIQUE (event_key, ts)`). Only `ts` and `event_key` are stored, so the "
+            "key's cost is all that differs.",
+            "",
+            key_bench.table(results["keys"]),
             "",
         ]
     if results.get("mining"):

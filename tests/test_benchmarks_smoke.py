@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 import pytest
 
 from benchmarks import __main__ as suite
-from benchmarks import common, ingest_bench, mining_bench, normalize_bench
+from benchmarks import common, ingest_bench, key_bench, mining_bench, normalize_bench
 
 EVENTS = 3000
 SLOW_EVENTS = 500
@@ -34,6 +34,7 @@ def results(pg_admin_url, tmp_path_factory):
             "server": {"kind": server.description, **server.settings()},
             "normalize": normalize_bench.run(server, EVENTS, SLOW_EVENTS),
             "ingest": ingest_bench.run(server, EVENTS, workdir=workdir),
+            "keys": key_bench.run(server, HISTORY, TICK_EVENTS, scales=SCALES),
             "mining": mining_bench.run(server, HISTORY, TICK_EVENTS, scales=SCALES, fingerprints=FINGERPRINTS,
                                        workdir=workdir),
         }
@@ -75,6 +76,15 @@ def test_ingest_stores_what_a_bare_copy_stores(results):
         assert run["complete_copy"]["stored"] == run["ingest"]["stored"] and run["share_of_complete_copy"] > 0
 
 
+def test_the_key_benchmark_fills_both_tables_alike(results):
+    runs = results["keys"]["runs"]
+    assert [r["history"] for r in runs] == [HISTORY // 10, HISTORY]
+    for run in runs:
+        assert run["global_rows"] == run["daily_rows"] == run["history"] + TICK_EVENTS
+        assert run["global"] > 0 and run["daily"] > 0
+    assert "global / day" in key_bench.table(results["keys"])
+
+
 def test_tick_signatures_equal_the_full_recompute(results):
     mining = results["mining"]
     assert [r["history"] for r in mining["runs"]] == [HISTORY // 10, HISTORY]
@@ -97,9 +107,9 @@ def test_tick_signatures_equal_the_full_recompute(results):
 
 def test_report_renders_tables_targets_and_plot(results, tmp_path):
     text = suite.render(results, "python -m benchmarks --events 3000")
-    for heading in ("## Targets", "## Normalize + fingerprint", "## Ingest", "## Mining"):
+    for heading in ("## Targets", "## Normalize + fingerprint", "## Ingest", "### The idempotency key", "## Mining"):
         assert heading in text
     assert "`python -m benchmarks --events 3000`" in text
-    assert len(suite.targets(results)) == 10
+    assert len(suite.targets(results)) == 11
     assert suite.plot(results, tmp_path / "benchmarks.png")
     assert (tmp_path / "benchmarks.png").stat().st_size > 10_000
