@@ -134,8 +134,12 @@ def targets(results: dict) -> list[list[str]]:
         rows.append([f"ingest ({top['events']:,} events)", ">= 300,000 events/s",
                      f"{common.fmt_num(top['ingest']['eps'])} events/s",
                      _verdict(top["ingest"]["eps"] >= TARGETS["ingest_eps"])])
-        rows.append(["ingest vs bare COPY of the same rows", ">= 60%", f"{top['share_of_copy'] * 100:.0f}%",
-                     _verdict(top["share_of_copy"] >= TARGETS["ingest_share_of_copy"])])
+        # The reference: a COPY of the same final rows (normalized columns too) into the same table.
+        share = top.get("share_of_complete_copy")
+        rows.append(["ingest vs COPY of the same final rows", ">= 60%",
+                     ("—" if share is None else f"{share * 100:.0f}%")
+                     + f" (vs the unnormalized columns alone: {top['share_of_copy'] * 100:.0f}%)",
+                     _verdict(None if share is None else share >= TARGETS["ingest_share_of_copy"])])
         rss = [r["ingest"]["peak_rss_mb"] for r in ing["runs"]]
         flat = max(rss) <= 1.5 * min(rss) if len(rss) > 1 else None
         rows.append(["ingest memory across 1×/3×/10× batches", "flat",
