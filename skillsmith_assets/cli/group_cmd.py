@@ -130,72 +130,78 @@ def _group_scanned(scanner, stdin_bytes, stdout_bytes, text_mode: bool, workers:
     Pass 1 reads chunks of whole lines: the scanner validates and de-duplicates each
     chunk in C, Python sees each distinct (error, component) pair of a chunk once (and
     reads the other, slow, lines with the json module), and every pair is numbered by its
-    (kind, component, norm_error) signature; only the signatures stay in memory. Patterns
-    are merged over the signatures. Pass 2 reads each chunk again (from the input when it
-    can seek, else from a spill file) and splices the output lines in C. Memory holds one
-    chunk at a time, whatever the input's size. Returns the number of rejected lines.
+    (kind, component, norm_error) signature; only the signatures stay in memory (compactly:
+    signatures.py). Patterns are merged over the signatures. Pass 2 reads each chunk again
+    (from the input when it can seek, else from a spill file) and splices the output lines
+    in C. Memory holds one chunk at a time, whatever the input's size. Returns the number
+    of rejected lines.
     """
-    from ..batch_normalize import default_workers, normalize_indexed
+    from ..batch_normalize import default_workers
     from .jsonl_io import LineChunks
+    from .signatures import Signatures
 
     threads = workers or default_workers()
-    numbers: dict[tuple[str, str, str], int] = {}  # (norm_error, kind, component) -> signature
-    weights: list[int] = []
+    signatures = Signatures()
     chunks = []  # per chunk: where its bytes, records and pair signatures are; its slow lines' outputs
     rejected = 0
 
-    def signature(key: tuple[str, str, str]) -> int:
-        number = numbers.get(key)
-        if number is None:
-            number = numbers[key] = len(weights)
-            weights.append(0)
-        return number
-
     with LineChunks(stdin_bytes) as source:
         for chunk in source:
-            messages, pair_message, pair_component, pair_count, records, slow = scanner.scan(
-                chunk.data, text_mode, threads=threads)
-            literals, events, bad = _read_slow(chunk.data, slow, messages, text_mode, chunk.first_line)
+            kept, bad = _number_chunk(scanner, chunk, source, signatures, text_mode, threads, workers)
+            chunks.append(kept)
             rejected += bad
-            result_of, results = normalize_indexed(messages, workers)
-            # One signature per (result, component) of the chunk; no component and "" are the
-            # same, as in the fingerprint.
-            local: dict[tuple[int, str], int] = {}
-            pair_sigs = array("i")
-            for message, component, count in zip(pair_message, pair_component, pair_count):
-                key = (result_of[message], component or "")
-                number = local.get(key)
-                if number is None:
-                    norm, kind = results[key[0]]
-                    number = local[key] = signature((norm, kind, key[1]))
-                weights[number] += count
-                pair_sigs.append(number)
-            slow_lines = []
-            for at, message, component, kept in events:
-                norm, kind = results[result_of[message]]
-                number = signature((norm, kind, component or ""))
-                weights[number] += 1
-                slow_lines.append((at, kept, number))
-            chunks.append((source.keep(chunk), source.keep_records(records), source.keep_records(pair_sigs.tobytes()),
-                           literals, slow_lines))
-        keys = [(kind, component or None, norm) for (norm, kind, component) in numbers]
-        fields = _signature_fields(keys, weights)
+        signatures.merge()
         errors = getattr(sys.stdout, "errors", None) or "strict"  # as the text stream would encode
-        sig_pieces = [added_fields(*f).encode("utf-8", errors) for f in fields]
+
+        def piece(fields):
+            return added_fields(*fields).encode("utf-8", errors)
+
         sys.stdout.flush()
         for where, records_at, sigs_at, literals, slow_lines in chunks:
             for at, kept, sig in slow_lines:
-                literals[at] = event_line(kept, fields[sig])
+                literals[at] = event_line(kept, signatures.fields(sig))
             pair_sigs = array("i")
             pair_sigs.frombytes(source.read_records(sigs_at))
             # A --text line is {"error": <the line>, ...}: the scanner writes the line as a JSON string.
-            for piece in scanner.splice(source.read_back(where), source.read_records(records_at),
-                                        [sig_pieces[s] for s in pair_sigs],
-                                        [line.encode("utf-8", errors) for line in literals],
-                                        prefix=b'{"error": ' if text_mode else b"", quote=text_mode):
-                stdout_bytes.write(piece)
+            for part in scanner.splice(source.read_back(where), source.read_records(records_at),
+                                       [signatures.piece(s, piece) for s in pair_sigs],
+                                       [line.encode("utf-8", errors) for line in literals],
+                                       prefix=b'{"error": ' if text_mode else b"", quote=text_mode):
+                stdout_bytes.write(part)
     stdout_bytes.flush()
     return rejected
+
+
+def _number_chunk(scanner, chunk, source, signatures, text_mode: bool, threads: int, workers: int | None):
+    """Pass 1 over one chunk: each line's signature counted. Returns (what pass 2 needs to
+    write the chunk again, the number of rejected lines)."""
+    from ..batch_normalize import normalize_indexed
+
+    messages, pair_message, pair_component, pair_count, records, slow = scanner.scan(
+        chunk.data, text_mode, threads=threads)
+    literals, events, rejected = _read_slow(chunk.data, slow, messages, text_mode, chunk.first_line)
+    result_of, results = normalize_indexed(messages, workers)
+    weights = signatures.weights
+    # One signature per (result, component) of the chunk; no component and "" are the
+    # same, as in the fingerprint.
+    local: dict[tuple[int, str], int] = {}
+    pair_sigs = array("i")
+    for message, component, count in zip(pair_message, pair_component, pair_count):
+        key = (result_of[message], component or "")
+        number = local.get(key)
+        if number is None:
+            norm, kind = results[key[0]]
+            number = local[key] = signatures.number(norm, kind, key[1])
+        weights[number] += count
+        pair_sigs.append(number)
+    slow_lines = []
+    for at, message, component, kept in events:
+        norm, kind = results[result_of[message]]
+        number = signatures.number(norm, kind, component or "")
+        weights[number] += 1
+        slow_lines.append((at, kept, number))
+    return (source.keep(chunk), source.keep_records(records), source.keep_records(pair_sigs.tobytes()),
+            literals, slow_lines), rejected
 
 
 def _read_slow(data: bytes, slow: list[tuple[int, int, int]], messages: list[str], text_mode: bool,
@@ -230,14 +236,3 @@ def _read_slow(data: bytes, slow: list[tuple[int, int, int]], messages: list[str
             kept = event if text_mode else kept_form(event, raw)
             events.append((len(literals) - 1, message, event.get("component"), kept))
     return literals, events, rejected
-
-
-def _signature_fields(keys: list[tuple[str, str, str]], weights: list[int]) -> list[tuple[str, str, str, str]]:
-    """(norm_error, kind, fingerprint, pattern id) per signature. Patterns are merged over the
-    distinct signatures weighted by their line counts, which is the same as over every line."""
-    from ..grouping import merge_patterns
-    from ..normalize import fingerprint_normalized
-
-    patterns = merge_patterns(keys, weights)
-    return [(norm, kind, fingerprint_normalized(kind, component, norm), pattern.id)
-            for (kind, component, norm), pattern in zip(keys, patterns)]
