@@ -15,7 +15,7 @@ from __future__ import annotations
 from array import array
 
 from ..grouping import source_patterns
-from ..normalize import fingerprint_normalized
+from ..normalize import fingerprinter
 
 PIECES_CACHED = 1 << 16  # output endings kept between chunks (the frequent signatures recur in each)
 
@@ -25,6 +25,7 @@ class Signatures:
         # (kind, component) -> (its number, {norm: signature number})
         self._texts: dict[tuple[str, str], tuple[int, dict[str, int]]] = {}
         self._sources: list[tuple[str, str]] = []
+        self._fingerprints: list = []  # per source, norm -> fingerprint
         self._source_of = array("i")
         self.weights = array("q")  # lines per signature
         self._norms: list[str] = []
@@ -64,12 +65,13 @@ class Signatures:
                 for i in members:
                     self._pattern_of[numbers[i]] = at
         self._texts = {}
+        self._fingerprints = [fingerprinter(kind, component) for kind, component in self._sources]
 
     def fields(self, number: int) -> tuple[str, str, str, str]:
         """(norm_error, kind, fingerprint, pattern id) of a merged signature."""
-        kind, component = self._sources[self._source_of[number]]
+        source = self._source_of[number]
         norm = self._norms[number]
-        return (norm, kind, fingerprint_normalized(kind, component, norm),
+        return (norm, self._sources[source][0], self._fingerprints[source](norm),
                 self._pattern_ids[self._pattern_of[number]])
 
     def piece(self, number: int, make) -> bytes:
