@@ -9,10 +9,12 @@
  *
  * positional_parts(messages, weights, min_variable_values, min_rare_values, rare_weight,
  *                  similarity, values_by_shape) -> [(members, template tokens), ...]
- * over all token counts in increasing order, as merge_patterns concatenates them.
+ * over all token counts in increasing order, as merge_patterns concatenates them; messages
+ * are a list of str or a Texts (below), the compact store `skillsmith group` keeps them in.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <limits.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -79,9 +81,13 @@ static int vocab_grow(Vocab *v) {
     return 0;
 }
 
-static int intern(Vocab *v, const char *s, Py_ssize_t n) {
+/* The number of a string already in v, or -1 and *slot where it would go. */
+static int vocab_find(Vocab *v, const char *s, Py_ssize_t n, size_t *slot) {
     if (!v->slots || (size_t)(v->count + 1) * 2 > v->mask + 1) {
-        if (vocab_grow(v) < 0) return -1;
+        if (v->count >= INT_MAX - 1 || vocab_grow(v) < 0) {
+            PyErr_NoMemory();
+            return -2;
+        }
     }
     size_t at = hash_bytes(s, n) & v->mask;
     while (v->slots[at]) {
@@ -89,15 +95,30 @@ static int intern(Vocab *v, const char *s, Py_ssize_t n) {
         if (t->n == n && memcmp(t->s, s, (size_t)n) == 0) return v->slots[at] - 1;
         at = (at + 1) & v->mask;
     }
+    *slot = at;
+    return -1;
+}
+
+/* Adds a string (not copied: it must outlive v) at the slot vocab_find gave. */
+static int vocab_insert(Vocab *v, size_t slot, const char *s, Py_ssize_t n) {
     if (v->count == v->cap) {
         int cap = v->cap ? v->cap * 2 : 1024;
         Tok *toks = realloc(v->toks, (size_t)cap * sizeof(Tok));
-        if (!toks) return -1;
+        if (!toks) {
+            PyErr_NoMemory();
+            return -2;
+        }
         v->toks = toks, v->cap = cap;
     }
     v->toks[v->count] = (Tok){s, n, looks_variable(s, n)};
-    v->slots[at] = v->count + 1;
+    v->slots[slot] = v->count + 1;
     return v->count++;
+}
+
+static int intern(Vocab *v, const char *s, Py_ssize_t n) {
+    size_t slot;
+    int id = vocab_find(v, s, n, &slot);
+    return id == -1 ? vocab_insert(v, slot, s, n) : id;
 }
 
 /* Code point order of two tokens (UTF-8 byte order is code point order), as Python compares str. */
@@ -339,7 +360,7 @@ static int is_variable(const Ctx *c, const IntVec *values) {
 }
 
 static PyObject *token_str(Ctx *c, PyObject **cache, int tok) {
-    if (!cache[tok]) cache[tok] = PyUnicode_DecodeUTF8(c->vocab.toks[tok].s, c->vocab.toks[tok].n, "strict");
+    if (!cache[tok]) cache[tok] = PyUnicode_DecodeUTF8(c->vocab.toks[tok].s, c->vocab.toks[tok].n, "surrogatepass");
     Py_XINCREF(cache[tok]);
     return cache[tok];
 }
@@ -451,6 +472,124 @@ done:
     return rc;
 }
 
+/* --- Texts: distinct strings numbered in order of first appearance, stored as UTF-8 ---------
+ *
+ * Why: `skillsmith group` keeps every distinct normalized message of its input until the
+ * patterns are merged; hundreds of thousands of str objects in dicts cost about 250 bytes
+ * each beyond their text, and their small blocks, interleaved with each chunk's, keep
+ * memory from being returned. Here a text costs its UTF-8 bytes, an offset and a hash slot.
+ * Lone surrogates are kept (surrogatepass), so any str comes back as it went in.
+ */
+typedef struct {
+    PyObject_HEAD
+    Vocab vocab; /* text number -> its bytes, and the hash table */
+    char **blocks; /* the texts' bytes, in blocks that never move (growing one block by copying
+                      would hold the old and the new copy at once) */
+    Py_ssize_t nblocks, blocks_cap;
+    size_t block_used, block_cap; /* of the last block */
+} TextsObject;
+
+#define TEXT_BLOCK (1 << 20)
+
+static const char *texts_at(const TextsObject *t, Py_ssize_t i, Py_ssize_t *n) {
+    *n = t->vocab.toks[i].n;
+    return t->vocab.toks[i].s;
+}
+
+/* Room for n more bytes; where they go. */
+static char *texts_room(TextsObject *t, size_t n) {
+    if (t->nblocks && t->block_used + n <= t->block_cap) return t->blocks[t->nblocks - 1] + t->block_used;
+    if (t->nblocks == t->blocks_cap) {
+        Py_ssize_t cap = t->blocks_cap ? t->blocks_cap * 2 : 64;
+        char **blocks = realloc(t->blocks, (size_t)cap * sizeof(char *));
+        if (!blocks) return NULL;
+        t->blocks = blocks, t->blocks_cap = cap;
+    }
+    size_t size = n > TEXT_BLOCK ? n : TEXT_BLOCK;
+    char *block = malloc(size ? size : 1);
+    if (!block) return NULL;
+    t->blocks[t->nblocks++] = block;
+    t->block_used = 0, t->block_cap = size;
+    return block;
+}
+
+/* The UTF-8 of a str (surrogatepass); *owner holds a bytes object to release, or NULL. */
+static const char *utf8_of(PyObject *text, Py_ssize_t *n, PyObject **owner) {
+    *owner = NULL;
+    if (!PyUnicode_Check(text)) {
+        PyErr_SetString(PyExc_TypeError, "texts are str");
+        return NULL;
+    }
+    const char *s = PyUnicode_AsUTF8AndSize(text, n);
+    if (s || !PyErr_ExceptionMatches(PyExc_UnicodeEncodeError)) return s;
+    PyErr_Clear();
+    *owner = PyUnicode_AsEncodedString(text, "utf-8", "surrogatepass");
+    if (!*owner) return NULL;
+    *n = PyBytes_GET_SIZE(*owner);
+    return PyBytes_AS_STRING(*owner);
+}
+
+static PyObject *texts_add(TextsObject *t, PyObject *text) {
+    Py_ssize_t n;
+    PyObject *owner;
+    size_t slot;
+    const char *s = utf8_of(text, &n, &owner);
+    if (!s) return NULL;
+    int id = vocab_find(&t->vocab, s, n, &slot);
+    if (id == -1) {
+        char *room = texts_room(t, (size_t)n);
+        if (!room) {
+            PyErr_NoMemory();
+            id = -2;
+        } else {
+            memcpy(room, s, (size_t)n);
+            t->block_used += (size_t)n;
+            id = vocab_insert(&t->vocab, slot, room, n);
+        }
+    }
+    Py_XDECREF(owner);
+    return id < 0 ? NULL : PyLong_FromLong(id);
+}
+
+static Py_ssize_t texts_len(TextsObject *t) { return t->vocab.count; }
+
+static PyObject *texts_item(TextsObject *t, Py_ssize_t i) {
+    if (i < 0 || i >= t->vocab.count) {
+        PyErr_SetString(PyExc_IndexError, "text number out of range");
+        return NULL;
+    }
+    Py_ssize_t n;
+    const char *s = texts_at(t, i, &n);
+    return PyUnicode_DecodeUTF8(s, n, "surrogatepass");
+}
+
+static void texts_dealloc(TextsObject *t) {
+    for (Py_ssize_t k = 0; k < t->nblocks; k++) free(t->blocks[k]);
+    free(t->blocks), free(t->vocab.toks), free(t->vocab.slots);
+    Py_TYPE(t)->tp_free((PyObject *)t);
+}
+
+static PyMethodDef texts_methods[] = {
+    {"add", (PyCFunction)texts_add, METH_O, "add(text) -> its number (a new text gets the next one)"},
+    {NULL, NULL, 0, NULL},
+};
+
+static PySequenceMethods texts_as_sequence = {
+    .sq_length = (lenfunc)texts_len,
+    .sq_item = (ssizeargfunc)texts_item,
+};
+
+static PyTypeObject TextsType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "skillsmith_assets._patterns.Texts",
+    .tp_basicsize = sizeof(TextsObject),
+    .tp_dealloc = (destructor)texts_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Distinct strings numbered in order of first appearance, kept as UTF-8 in large blocks.",
+    .tp_methods = texts_methods,
+    .tp_as_sequence = &texts_as_sequence,
+    .tp_new = PyType_GenericNew,
+};
+
 static int by_width_then_index(const void *pa, const void *pb) {
     int a = *(const int *)pa, b = *(const int *)pb;
     const Ctx *c = sort_ctx;
@@ -464,10 +603,15 @@ static PyObject *positional_parts(PyObject *self, PyObject *args) {
     PyObject *out = NULL, **cache = NULL;
     int *ids = NULL;
     IntVec flat = {0};
-    if (!PyArg_ParseTuple(args, "O!O!iiLdp", &PyList_Type, &messages, &PyList_Type, &weights, &c.min_variable,
-                          &c.min_rare, &c.rare_weight, &c.similarity, &c.values_by_shape))
+    if (!PyArg_ParseTuple(args, "OO!iiLdp", &messages, &PyList_Type, &weights, &c.min_variable, &c.min_rare,
+                          &c.rare_weight, &c.similarity, &c.values_by_shape))
         return NULL;
-    c.n = PyList_GET_SIZE(messages);
+    TextsObject *texts = PyObject_TypeCheck(messages, &TextsType) ? (TextsObject *)messages : NULL;
+    if (!texts && !PyList_Check(messages)) {
+        PyErr_SetString(PyExc_TypeError, "messages: a list of str or a Texts");
+        return NULL;
+    }
+    c.n = texts ? texts->vocab.count : PyList_GET_SIZE(messages);
     if (PyList_GET_SIZE(weights) != c.n) {
         PyErr_SetString(PyExc_ValueError, "weights must have one entry per message");
         return NULL;
@@ -482,7 +626,7 @@ static PyObject *positional_parts(PyObject *self, PyObject *args) {
     }
     for (Py_ssize_t i = 0; i < c.n; i++) {
         Py_ssize_t size;
-        const char *text = PyUnicode_AsUTF8AndSize(PyList_GET_ITEM(messages, i), &size);
+        const char *text = texts ? texts_at(texts, i, &size) : PyUnicode_AsUTF8AndSize(PyList_GET_ITEM(messages, i), &size);
         if (!text) goto done; /* not a str, or a lone surrogate: the caller falls back */
         c.weight[i] = PyLong_AsLongLong(PyList_GET_ITEM(weights, i));
         if (c.weight[i] == -1 && PyErr_Occurred()) goto done;
@@ -540,4 +684,15 @@ static PyMethodDef methods[] = {
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_patterns",
                                     "Pass 1 of pattern merging, compiled (see grouping.py).", -1, methods};
 
-PyMODINIT_FUNC PyInit__patterns(void) { return PyModule_Create(&module); }
+PyMODINIT_FUNC PyInit__patterns(void) {
+    if (PyType_Ready(&TextsType) < 0) return NULL;
+    PyObject *m = PyModule_Create(&module);
+    if (!m) return NULL;
+    Py_INCREF(&TextsType);
+    if (PyModule_AddObject(m, "Texts", (PyObject *)&TextsType) < 0) {
+        Py_DECREF(&TextsType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

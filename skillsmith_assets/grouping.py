@@ -375,10 +375,11 @@ def _span_merge(parts: list[tuple[list[int], list[str]]], messages, weights,
     return result
 
 
-def merge_texts(texts: list[str], weights: list[int], rules: MergeRules = DEFAULT_RULES,
+def merge_texts(texts: Sequence[str], weights: list[int], rules: MergeRules = DEFAULT_RULES,
                 native: bool = True) -> list[tuple[list[int], str]]:
     """Both passes over the distinct normalized messages of one (kind, component):
-    (members, template) per pattern, members as indices into ``texts``.
+    (members, template) per pattern, members as indices into ``texts`` (a list, or the
+    compiled ``Texts`` store).
 
     Pass 1 runs compiled when ``_patterns`` is built (and ``native``); its parts are
     the Python pass's, tested equal. The compiled pass tokenizes on its own, so the
@@ -407,21 +408,24 @@ def python_parts(messages: Sequence[tuple[str, ...]], weights: list[int],
     return parts
 
 
-def _native_parts(texts: list[str], weights: list[int], rules: MergeRules):
+def _native_parts(texts: Sequence[str], weights: list[int], rules: MergeRules):
     """Pass 1 compiled, or None where it cannot run (not built, SKILLSMITH_PURE_PYTHON, a weight
     beyond 64 bits, a lone surrogate in a message): the Python pass then runs."""
-    module = _compiled()
+    module = compiled_merger()
     if module is None:
         return None
+    if not isinstance(texts, (list, module.Texts)):
+        texts = list(texts)
     try:
-        return module.positional_parts(list(texts), list(weights), rules.min_variable_values, rules.min_rare_values,
+        return module.positional_parts(texts, list(weights), rules.min_variable_values, rules.min_rare_values,
                                        rules.rare_weight, rules.similarity, rules.values_by_shape)
     except (UnicodeError, OverflowError, TypeError):  # e.g. a float threshold the grid might try
         return None
 
 
 @lru_cache(maxsize=1)
-def _compiled():
+def compiled_merger():
+    """The compiled ``_patterns`` module, or None (not built, or SKILLSMITH_PURE_PYTHON set)."""
     if os.environ.get("SKILLSMITH_PURE_PYTHON"):
         return None
     try:
@@ -434,7 +438,7 @@ def _compiled():
 class _Tokens(Sequence):
     """Messages split into tokens on demand: pass 2 reads the members of a few parts only."""
 
-    def __init__(self, texts: list[str]):
+    def __init__(self, texts: Sequence[str]):
         self.texts = texts
 
     def __len__(self) -> int:
@@ -444,7 +448,7 @@ class _Tokens(Sequence):
         return self.texts[i].split(" ")
 
 
-def source_patterns(kind: str, component: str, texts: list[str], weights: list[int], first_seen: Sequence,
+def source_patterns(kind: str, component: str, texts: Sequence[str], weights: list[int], first_seen: Sequence,
                     rules: MergeRules = DEFAULT_RULES) -> list[tuple[list[int], Pattern]]:
     """(members, Pattern) per pattern of one (kind, component)'s distinct normalized messages.
 

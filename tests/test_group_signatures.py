@@ -32,3 +32,17 @@ def test_signature_fields_match_merge_patterns():
     signatures.merge()
     for (kind, component, norm), number, pattern in zip(items, numbers, merge_patterns(items)):
         assert signatures.fields(number) == (norm, kind, fingerprint_normalized(kind, component, norm), pattern.id)
+
+
+def test_compiled_texts_number_and_return_what_the_python_store_does():
+    from skillsmith_assets._patterns import Texts
+
+    from skillsmith_assets.cli.signatures import PyTexts
+
+    rng = random.Random(5)
+    alphabet = ["a", "b", " ", "é", "😀", "\udc80", "\ud800", "\x00", "\u2028"]
+    texts = ["", "x" * (3 << 20)] + ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 8)))
+                                     for _ in range(30000)]
+    compiled, python = Texts(), PyTexts()
+    assert [compiled.add(t) for t in texts] == [python.add(t) for t in texts]
+    assert len(compiled) == len(python) and list(compiled) == [python[i] for i in range(len(python))]

@@ -144,6 +144,7 @@ class LineChunks:
                 rest = block
                 continue
             data, rest = block[:cut], block[cut:]
+            block = None  # not held beside its copy while the chunk is processed
             yield Chunk(data, line, offset)
             line += data.count(b"\n")
             if b"\r" in data:  # \r alone ends a line too (as the scanner reads it), \r\n once

@@ -2,10 +2,10 @@
 
 A signature is a (norm_error, kind, component) triple; every line of the input maps to
 one. An input where a third of the events stay distinct after normalization holds
-hundreds of thousands of them, so they are kept compactly: one dict of normalized texts
-per (kind, component) (kind and component strings are shared, not repeated per
-signature), line counts and sources in typed arrays, and after merging one pattern
-number per signature. The text added to an output line (fingerprint, pattern id, JSON
+hundreds of thousands of them, so they are kept compactly: the normalized texts of each
+(kind, component) in one compiled ``Texts`` store (UTF-8 in one block, numbered; kind and
+component strings are not repeated per signature), line counts, sources and pattern
+numbers in typed arrays. The text added to an output line (fingerprint, pattern id, JSON
 quoting) is made when a chunk is written, and only the recent ones are cached: holding
 it for every signature would cost more than the signatures themselves.
 """
@@ -14,21 +14,48 @@ from __future__ import annotations
 
 from array import array
 
-from ..grouping import source_patterns
+from ..grouping import compiled_merger, source_patterns
 from ..normalize import fingerprinter
 
 PIECES_CACHED = 1 << 16  # output endings kept between chunks (the frequent signatures recur in each)
 
 
+class PyTexts:
+    """Distinct strings numbered in order of first appearance: the stand-in for the compiled
+    ``_patterns.Texts`` where it is not built."""
+
+    def __init__(self):
+        self._numbers: dict[str, int] = {}
+        self._texts: list[str] = []
+
+    def add(self, text: str) -> int:
+        number = self._numbers.setdefault(text, len(self._texts))
+        if number == len(self._texts):
+            self._texts.append(text)
+        return number
+
+    def __len__(self) -> int:
+        return len(self._texts)
+
+    def __getitem__(self, i: int) -> str:
+        return self._texts[i]
+
+
+def texts_store():
+    module = compiled_merger()
+    return PyTexts() if module is None else module.Texts()
+
+
 class Signatures:
     def __init__(self):
-        # (kind, component) -> (its number, {norm: signature number})
-        self._texts: dict[tuple[str, str], tuple[int, dict[str, int]]] = {}
+        self._by_source: dict[tuple[str, str], int] = {}  # (kind, component) -> source number
         self._sources: list[tuple[str, str]] = []
+        self._texts: list = []  # per source: its distinct norms (a Texts)
+        self._numbers: list[array] = []  # per source: the signature number of each of its texts
         self._fingerprints: list = []  # per source, norm -> fingerprint
-        self._source_of = array("i")
+        self._source_of = array("i")  # per signature: its source
+        self._local_of = array("i")  # and its text's number there
         self.weights = array("q")  # lines per signature
-        self._norms: list[str] = []
         self._pattern_of = array("i")
         self._pattern_ids: list[str] = []
         self._pieces: dict[int, bytes] = {}
@@ -38,47 +65,51 @@ class Signatures:
 
     def number(self, norm: str, kind: str, component: str) -> int:
         """The signature's number (in order of first appearance); a missing component is ""."""
-        source = self._texts.get((kind, component))
+        source = self._by_source.get((kind, component))
         if source is None:
-            source = self._texts[(kind, component)] = (len(self._sources), {})
+            source = self._by_source[(kind, component)] = len(self._sources)
             self._sources.append((kind, component))
-        number = source[1].get(norm)
-        if number is None:
-            number = source[1][norm] = len(self.weights)
-            self.weights.append(0)
-            self._source_of.append(source[0])
+            self._texts.append(texts_store())
+            self._numbers.append(array("i"))
+        local = self._texts[source].add(norm)
+        numbers = self._numbers[source]
+        if local < len(numbers):
+            return numbers[local]
+        number = len(self.weights)
+        numbers.append(number)
+        self.weights.append(0)
+        self._source_of.append(source)
+        self._local_of.append(local)
         return number
 
     def merge(self) -> None:
         """Merge patterns over all signatures, weighted by their line counts (the same as over
-        every line); the earliest-seen member of a pattern names it. The per-source dicts go."""
-        self._norms = [""] * len(self.weights)
+        every line); the earliest-seen member of a pattern names it."""
         self._pattern_of = array("i", bytes(4 * len(self.weights)))
-        for (kind, component), (_, texts) in self._texts.items():
-            norms, numbers = list(texts), list(texts.values())
-            for norm, number in zip(norms, numbers):
-                self._norms[number] = norm
-            for members, pattern in source_patterns(kind, component, norms, [self.weights[n] for n in numbers],
+        for (kind, component), texts, numbers in zip(self._sources, self._texts, self._numbers):
+            for members, pattern in source_patterns(kind, component, texts, [self.weights[n] for n in numbers],
                                                     numbers):
                 at = len(self._pattern_ids)
                 self._pattern_ids.append(pattern.id)
                 for i in members:
                     self._pattern_of[numbers[i]] = at
-        self._texts = {}
         self._fingerprints = [fingerprinter(kind, component) for kind, component in self._sources]
 
     def fields(self, number: int) -> tuple[str, str, str, str]:
         """(norm_error, kind, fingerprint, pattern id) of a merged signature."""
         source = self._source_of[number]
-        norm = self._norms[number]
+        norm = self._texts[source][self._local_of[number]]
         return (norm, self._sources[source][0], self._fingerprints[source](norm),
                 self._pattern_ids[self._pattern_of[number]])
 
     def piece(self, number: int, make) -> bytes:
-        """make(fields) for a signature, from a bounded cache."""
+        """make(fields) for a signature, from a bounded cache of those seen on more than one line
+        (a signature of one line is written once: caching it would only hold memory)."""
         piece = self._pieces.get(number)
         if piece is None:
-            if len(self._pieces) >= PIECES_CACHED:
-                self._pieces.clear()
-            piece = self._pieces[number] = make(self.fields(number))
+            piece = make(self.fields(number))
+            if self.weights[number] > 1:
+                if len(self._pieces) >= PIECES_CACHED:
+                    self._pieces.clear()
+                self._pieces[number] = piece
         return piece
