@@ -8,6 +8,9 @@ from contextlib import contextmanager
 import click
 
 ADDED = ("norm_error", "kind", "fingerprint", "pattern")
+# Bytes per write of the spliced output: blocks of several MB, made and freed by turns, leave
+# the C heap grown by several times their size; 1 MB writes cost no more.
+OUTPUT_PIECE = 1 << 20
 # json.dumps(text, ensure_ascii=False) without building an encoder per call.
 quote = json.JSONEncoder(ensure_ascii=False).encode
 
@@ -164,9 +167,10 @@ def _group_scanned(scanner, stdin_bytes, stdout_bytes, text_mode: bool, workers:
             pair_sigs.frombytes(source.read_records(sigs_at))
             # A --text line is {"error": <the line>, ...}: the scanner writes the line as a JSON string.
             for part in scanner.splice(source.read_back(where), source.read_records(records_at),
-                                       [signatures.piece(s, piece) for s in pair_sigs],
+                                       signatures.pieces(pair_sigs, piece),
                                        [line.encode("utf-8", errors) for line in literals],
-                                       prefix=b'{"error": ' if text_mode else b"", quote=text_mode):
+                                       prefix=b'{"error": ' if text_mode else b"", quote=text_mode,
+                                       size=OUTPUT_PIECE):
                 stdout_bytes.write(part)
     stdout_bytes.flush()
     return rejected
@@ -181,23 +185,19 @@ def _number_chunk(scanner, chunk, source, signatures, text_mode: bool, threads: 
         chunk.data, text_mode, threads=threads)
     literals, events, rejected = _read_slow(chunk.data, slow, messages, text_mode, chunk.first_line)
     result_of, results = normalize_indexed(messages, workers)
+    # One signature per (result, component) of the chunk (no component and "" are the same, as
+    # in the fingerprint), numbered in one call; C-level maps do the per-pair work.
+    keys = list(zip(map(result_of.__getitem__, pair_message), pair_component))
+    local = dict.fromkeys(keys)
+    local = dict(zip(local, signatures.numbers([(*results[r], c or "") for r, c in local])))
+    pair_sigs = array("i", map(local.__getitem__, keys))
     weights = signatures.weights
-    # One signature per (result, component) of the chunk; no component and "" are the
-    # same, as in the fingerprint.
-    local: dict[tuple[int, str], int] = {}
-    pair_sigs = array("i")
-    for message, component, count in zip(pair_message, pair_component, pair_count):
-        key = (result_of[message], component or "")
-        number = local.get(key)
-        if number is None:
-            norm, kind = results[key[0]]
-            number = local[key] = signatures.number(norm, kind, key[1])
+    for number, count in zip(pair_sigs, pair_count):
         weights[number] += count
-        pair_sigs.append(number)
+    numbers = signatures.numbers([(*results[result_of[message]], component or "")
+                                  for _, message, component, _ in events])
     slow_lines = []
-    for at, message, component, kept in events:
-        norm, kind = results[result_of[message]]
-        number = signatures.number(norm, kind, component or "")
+    for (at, _, _, kept), number in zip(events, numbers):
         weights[number] += 1
         slow_lines.append((at, kept, number))
     return (source.keep(chunk), source.keep_records(records), source.keep_records(pair_sigs.tobytes()),

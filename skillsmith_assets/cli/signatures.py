@@ -63,24 +63,30 @@ class Signatures:
     def __len__(self) -> int:
         return len(self.weights)
 
-    def number(self, norm: str, kind: str, component: str) -> int:
-        """The signature's number (in order of first appearance); a missing component is ""."""
-        source = self._by_source.get((kind, component))
-        if source is None:
-            source = self._by_source[(kind, component)] = len(self._sources)
-            self._sources.append((kind, component))
-            self._texts.append(texts_store())
-            self._numbers.append(array("i"))
-        local = self._texts[source].add(norm)
-        numbers = self._numbers[source]
-        if local < len(numbers):
-            return numbers[local]
-        number = len(self.weights)
-        numbers.append(number)
-        self.weights.append(0)
-        self._source_of.append(source)
-        self._local_of.append(local)
-        return number
+    def numbers(self, items) -> list[int]:
+        """The number of each (norm, kind, component) signature, a new one numbered after all
+        seen before; a missing component is "". One loop for a chunk's signatures: this runs
+        once per distinct pair of a chunk, so per-call overhead counts."""
+        by_source, texts, numbers_of, weights = self._by_source, self._texts, self._numbers, self.weights
+        out = []
+        for norm, kind, component in items:
+            source = by_source.get((kind, component))
+            if source is None:
+                source = by_source[(kind, component)] = len(self._sources)
+                self._sources.append((kind, component))
+                texts.append(texts_store())
+                numbers_of.append(array("i"))
+            local = texts[source].add(norm)
+            numbers = numbers_of[source]
+            if local < len(numbers):
+                out.append(numbers[local])
+                continue
+            out.append(len(weights))
+            numbers.append(len(weights))
+            weights.append(0)
+            self._source_of.append(source)
+            self._local_of.append(local)
+        return out
 
     def merge(self) -> None:
         """Merge patterns over all signatures, weighted by their line counts (the same as over
@@ -102,14 +108,20 @@ class Signatures:
         return (norm, self._sources[source][0], self._fingerprints[source](norm),
                 self._pattern_ids[self._pattern_of[number]])
 
-    def piece(self, number: int, make) -> bytes:
-        """make(fields) for a signature, from a bounded cache of those seen on more than one line
-        (a signature of one line is written once: caching it would only hold memory)."""
-        piece = self._pieces.get(number)
-        if piece is None:
-            piece = make(self.fields(number))
-            if self.weights[number] > 1:
-                if len(self._pieces) >= PIECES_CACHED:
-                    self._pieces.clear()
-                self._pieces[number] = piece
-        return piece
+    def pieces(self, numbers: array, make) -> list[bytes]:
+        """make(fields) for each signature of ``numbers`` (a chunk's pairs, in order). Each is made
+        once per chunk; those of signatures seen on more than one line are kept between chunks,
+        up to PIECES_CACHED (a signature of one line is written once: keeping it only holds
+        memory)."""
+        cache, weights = self._pieces, self.weights
+        chunk = {}
+        for number in set(numbers):
+            piece = cache.get(number)
+            if piece is None:
+                piece = make(self.fields(number))
+                if weights[number] > 1:
+                    if len(cache) >= PIECES_CACHED:
+                        cache.clear()
+                    cache[number] = piece
+            chunk[number] = piece
+        return list(map(chunk.__getitem__, numbers))
