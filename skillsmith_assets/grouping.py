@@ -452,12 +452,16 @@ def source_patterns(kind: str, component: str, texts: Sequence[str], weights: li
                     rules: MergeRules = DEFAULT_RULES) -> list[tuple[list[int], Pattern]]:
     """(members, Pattern) per pattern of one (kind, component)'s distinct normalized messages.
 
-    The id is made of the anchor, the member seen first (ties: the smaller text).
+    The id is made of the anchor, the member seen first (ties: the smaller text; texts are
+    read only for the tied members, since a compiled store makes a str per read).
     """
     result = []
+    when = first_seen.__getitem__
     for members, template in merge_texts(texts, weights, rules):
-        anchor = min(members, key=lambda i: (first_seen[i], texts[i]))
-        result.append((members, Pattern(pattern_id(kind, component, texts[anchor]), template)))
+        first = when(min(members, key=when))
+        tied = [i for i in members if when(i) == first]
+        anchor = texts[tied[0]] if len(tied) == 1 else min(texts[i] for i in tied)
+        result.append((members, Pattern(pattern_id(kind, component, anchor), template)))
     return result
 
 
