@@ -381,3 +381,24 @@ def test_line_chunks_cover_the_input_whatever_the_line_lengths(tmp_path):
             kept.append(source.keep(chunk))
         assert [bytes(source.read_back(where)) for where in kept] == seen  # the second pass
     assert b"".join(seen) == data
+
+
+def test_chunks_normalized_in_turn_without_the_compiled_engine(monkeypatch):
+    """A chunk is normalized on a thread beside the numbering of the one before only with the
+    compiled engine; without it (the Python engine may fork) in turn, with the same output."""
+    import io
+
+    from skillsmith_assets import native_normalize
+    from skillsmith_assets.cli import group_cmd
+
+    payload = _events(300) + b"[1]\n" + _events(50)
+
+    def run():
+        out = io.BytesIO()
+        return group_cmd._group_scanned(_jsonl, io.BytesIO(payload), out, False, 1), out.getvalue()
+
+    monkeypatch.setenv("SKILLSMITH_CHUNK_BYTES", "2000")  # many chunks
+    beside = run()
+    monkeypatch.setattr(native_normalize, "engine", lambda: None)
+    assert type(group_cmd._normalizer()).__name__ == "InTurn"
+    assert run() == beside and beside[0] == 1

@@ -133,13 +133,14 @@ def _group_scanned(scanner, stdin_bytes, stdout_bytes, text_mode: bool, workers:
     Pass 1 reads chunks of whole lines: the scanner validates and de-duplicates each
     chunk in C, Python sees each distinct (error, component) pair of a chunk once (and
     reads the other, slow, lines with the json module), and every pair is numbered by its
-    (kind, component, norm_error) signature; only the signatures stay in memory (compactly:
+    (kind, component, norm_error) signature (a chunk is normalized while the one before is
+    numbered); only the signatures stay in memory (compactly:
     signatures.py). Patterns are merged over the signatures. Pass 2 reads each chunk again
     (from the input when it can seek, else from a spill file) and splices the output lines
     in C. Memory holds one chunk at a time, whatever the input's size. Returns the number
     of rejected lines.
     """
-    from ..batch_normalize import default_workers
+    from ..batch_normalize import default_workers, normalize_indexed
     from .jsonl_io import LineChunks
     from .signatures import Signatures
 
@@ -148,11 +149,17 @@ def _group_scanned(scanner, stdin_bytes, stdout_bytes, text_mode: bool, workers:
     chunks = []  # per chunk: where its bytes, records and pair signatures are; its slow lines' outputs
     rejected = 0
 
-    with LineChunks(stdin_bytes) as source:
+    with LineChunks(stdin_bytes) as source, _normalizer() as normalizer:
+        pending = None  # the previous chunk, scanned, and its normalization under way
         for chunk in source:
-            kept, bad = _number_chunk(scanner, chunk, source, signatures, text_mode, threads, workers)
-            chunks.append(kept)
+            scanned, bad = _scan_chunk(scanner, chunk, source, text_mode, threads)
             rejected += bad
+            normalized = normalizer.submit(normalize_indexed, scanned[0], workers)
+            if pending is not None:
+                chunks.append(_number_chunk(*pending, source, signatures))
+            pending = scanned, normalized
+        if pending is not None:
+            chunks.append(_number_chunk(*pending, source, signatures))
         signatures.merge()
         errors = getattr(sys.stdout, "errors", None) or "strict"  # as the text stream would encode
 
@@ -176,15 +183,49 @@ def _group_scanned(scanner, stdin_bytes, stdout_bytes, text_mode: bool, workers:
     return rejected
 
 
-def _number_chunk(scanner, chunk, source, signatures, text_mode: bool, threads: int, workers: int | None):
-    """Pass 1 over one chunk: each line's signature counted. Returns (what pass 2 needs to
-    write the chunk again, the number of rejected lines)."""
-    from ..batch_normalize import normalize_indexed
+def _normalizer():
+    """Where a chunk is normalized: on a thread of its own when the compiled engine runs, so
+    that it overlaps the numbering of the chunk before (in Python, holding the GIL, which the
+    engine releases); else in turn: the Python engine forks worker processes, which a process
+    with a second thread running should not do."""
+    from concurrent.futures import Future, ThreadPoolExecutor
 
+    from ..native_normalize import engine
+
+    if engine() is not None:
+        return ThreadPoolExecutor(1, thread_name_prefix="normalize")
+
+    class InTurn:
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return None
+
+        def submit(self, fn, *args):
+            done = Future()
+            done.set_result(fn(*args))
+            return done
+
+    return InTurn()
+
+
+def _scan_chunk(scanner, chunk, source, text_mode: bool, threads: int):
+    """Pass 1's reading of one chunk (its bytes are valid until the next): the scanner's
+    distinct messages and pairs, the slow lines read, the bytes and line records kept for
+    pass 2. Returns (what _number_chunk takes, the number of rejected lines)."""
     messages, pair_message, pair_component, pair_count, records, slow = scanner.scan(
         chunk.data, text_mode, threads=threads)
     literals, events, rejected = _read_slow(chunk.data, slow, messages, text_mode, chunk.first_line)
-    result_of, results = normalize_indexed(messages, workers)
+    kept = source.keep(chunk), source.keep_records(records)
+    return (messages, pair_message, pair_component, pair_count, literals, events, kept), rejected
+
+
+def _number_chunk(scanned, normalized, source, signatures):
+    """Pass 1's counting of one chunk, once its messages are normalized (a future): each
+    line's signature counted. Returns what pass 2 needs to write the chunk again."""
+    _, pair_message, pair_component, pair_count, literals, events, kept = scanned
+    result_of, results = normalized.result()
     # One signature per (result, component) of the chunk (no component and "" are the same, as
     # in the fingerprint), numbered in one call; C-level maps do the per-pair work.
     keys = list(zip(map(result_of.__getitem__, pair_message), pair_component))
@@ -197,11 +238,10 @@ def _number_chunk(scanner, chunk, source, signatures, text_mode: bool, threads: 
     numbers = signatures.numbers([(*results[result_of[message]], component or "")
                                   for _, message, component, _ in events])
     slow_lines = []
-    for (at, _, _, kept), number in zip(events, numbers):
+    for (at, _, _, event), number in zip(events, numbers):
         weights[number] += 1
-        slow_lines.append((at, kept, number))
-    return (source.keep(chunk), source.keep_records(records), source.keep_records(pair_sigs.tobytes()),
-            literals, slow_lines), rejected
+        slow_lines.append((at, event, number))
+    return (*kept, source.keep_records(pair_sigs.tobytes()), literals, slow_lines)
 
 
 def _read_slow(data: bytes, slow: list[tuple[int, int, int]], messages: list[str], text_mode: bool,
