@@ -3,11 +3,11 @@
 A signature is a (norm_error, kind, component) triple; every line of the input maps to
 one. An input where a third of the events stay distinct after normalization holds
 hundreds of thousands of them, so they are kept compactly: the normalized texts of each
-(kind, component) in one compiled ``Texts`` store (UTF-8 in one block, numbered; kind and
-component strings are not repeated per signature), line counts, sources and pattern
+(kind, component) in one compiled ``Texts`` store (UTF-8 in large blocks, numbered; kind
+and component strings are not repeated per signature), line counts, sources and pattern
 numbers in typed arrays. The text added to an output line (fingerprint, pattern id, JSON
-quoting) is made when a chunk is written, and only the recent ones are cached: holding
-it for every signature would cost more than the signatures themselves.
+quoting) is made when a chunk is written, and kept between chunks only for signatures of
+several lines: holding it for every signature would cost more than the signatures.
 """
 
 from __future__ import annotations
@@ -42,11 +42,14 @@ class PyTexts:
 
 
 def texts_store():
+    """A new store of distinct texts: the compiled one where it is built."""
     module = compiled_merger()
     return PyTexts() if module is None else module.Texts()
 
 
 class Signatures:
+    """Signatures numbered in order of first appearance, their line counts, then their patterns."""
+
     def __init__(self):
         self._by_source: dict[tuple[str, str], int] = {}  # (kind, component) -> source number
         self._sources: list[tuple[str, str]] = []
