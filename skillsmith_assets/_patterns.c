@@ -22,7 +22,7 @@
 
 typedef struct {
     const char *s;
-    Py_ssize_t n;
+    int n;        /* 16 bytes a string: a Texts store holds hundreds of thousands */
     int variable; /* looks like a value: a placeholder, digit or path separator, and no "://" */
 } Tok;
 
@@ -101,6 +101,10 @@ static int vocab_find(Vocab *v, const char *s, Py_ssize_t n, size_t *slot) {
 
 /* Adds a string (not copied: it must outlive v) at the slot vocab_find gave. */
 static int vocab_insert(Vocab *v, size_t slot, const char *s, Py_ssize_t n) {
+    if (n > INT_MAX) {
+        PyErr_SetString(PyExc_OverflowError, "a string of 2 GB or more");
+        return -2;
+    }
     if (v->count == v->cap) {
         int cap = v->cap ? v->cap * 2 : 1024;
         Tok *toks = realloc(v->toks, (size_t)cap * sizeof(Tok));
@@ -110,7 +114,7 @@ static int vocab_insert(Vocab *v, size_t slot, const char *s, Py_ssize_t n) {
         }
         v->toks = toks, v->cap = cap;
     }
-    v->toks[v->count] = (Tok){s, n, looks_variable(s, n)};
+    v->toks[v->count] = (Tok){s, (int)n, looks_variable(s, n)};
     v->slots[slot] = v->count + 1;
     return v->count++;
 }
@@ -635,7 +639,8 @@ static PyObject *positional_parts(PyObject *self, PyObject *args) {
         for (Py_ssize_t k = 0; k <= size; k++) {
             if (k < size && text[k] != ' ') continue;
             int tok = intern(&c.vocab, text + from, k - from);
-            if (tok < 0 || vec_push(&flat, tok) < 0) {
+            if (tok < 0) goto done; /* the error is set */
+            if (vec_push(&flat, tok) < 0) {
                 PyErr_NoMemory();
                 goto done;
             }

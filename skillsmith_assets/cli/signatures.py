@@ -17,7 +17,10 @@ from array import array
 from ..grouping import compiled_merger, source_patterns
 from ..normalize import fingerprinter
 
-PIECES_CACHED = 1 << 16  # output endings kept between chunks (the frequent signatures recur in each)
+# Bytes of output endings kept between chunks: the frequent signatures recur in every chunk,
+# and come early, so the first ones kept are the ones worth keeping; a cache cleared when full
+# would be refilled by the same one-chunk signatures that filled it.
+PIECES_KEPT = 4 << 20
 
 
 class PyTexts:
@@ -62,6 +65,7 @@ class Signatures:
         self._pattern_of = array("i")
         self._pattern_ids: list[str] = []
         self._pieces: dict[int, bytes] = {}
+        self._pieces_size = 0
 
     def __len__(self) -> int:
         return len(self.weights)
@@ -113,18 +117,17 @@ class Signatures:
 
     def pieces(self, numbers: array, make) -> list[bytes]:
         """make(fields) for each signature of ``numbers`` (a chunk's pairs, in order). Each is made
-        once per chunk; those of signatures seen on more than one line are kept between chunks,
-        up to PIECES_CACHED (a signature of one line is written once: keeping it only holds
-        memory)."""
+        once per chunk; those of signatures seen on more than one line are kept between chunks
+        while PIECES_KEPT bytes allow (a signature of one line is written once: keeping it only
+        holds memory)."""
         cache, weights = self._pieces, self.weights
         chunk = {}
         for number in set(numbers):
             piece = cache.get(number)
             if piece is None:
                 piece = make(self.fields(number))
-                if weights[number] > 1:
-                    if len(cache) >= PIECES_CACHED:
-                        cache.clear()
+                if weights[number] > 1 and self._pieces_size + len(piece) <= PIECES_KEPT:
                     cache[number] = piece
+                    self._pieces_size += len(piece)
             chunk[number] = piece
         return list(map(chunk.__getitem__, numbers))
