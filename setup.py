@@ -1,6 +1,6 @@
 """Compiled accelerators for the database-free batch paths (metadata lives in pyproject.toml).
 
-Both extensions are optional: without a C compiler the package still installs
+The extensions are optional: without a C compiler the package still installs
 and the same results come from the pure-Python engines, only slower.
 """
 
@@ -11,6 +11,8 @@ setup(
         Extension("skillsmith_assets._fastnorm", ["skillsmith_assets/_fastnorm.c"], optional=True,
                   extra_compile_args=["-O2"]),
         Extension("skillsmith_assets._jsonl", ["skillsmith_assets/_jsonl.c"], optional=True,
+                  extra_compile_args=["-O2"]),
+        Extension("skillsmith_assets._patterns", ["skillsmith_assets/_patterns.c"], optional=True,
                   extra_compile_args=["-O2"]),
     ],
 )

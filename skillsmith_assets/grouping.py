@@ -21,9 +21,11 @@ by system) and the reasons for each threshold.
 from __future__ import annotations
 
 import math
+import os
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
+from functools import lru_cache
 
 from .normalize import length_prefixed_uuid
 
@@ -373,6 +375,96 @@ def _span_merge(parts: list[tuple[list[int], list[str]]], messages, weights,
     return result
 
 
+def merge_texts(texts: Sequence[str], weights: list[int], rules: MergeRules = DEFAULT_RULES,
+                native: bool = True) -> list[tuple[list[int], str]]:
+    """Both passes over the distinct normalized messages of one (kind, component):
+    (members, template) per pattern, members as indices into ``texts`` (a list, or the
+    compiled ``Texts`` store).
+
+    Pass 1 runs compiled when ``_patterns`` is built (and ``native``); its parts are
+    the Python pass's, tested equal. The compiled pass tokenizes on its own, so the
+    messages are split in Python only for the parts pass 2 looks into.
+    """
+    parts = _native_parts(texts, weights, rules) if native else None
+    if parts is None:
+        messages: Sequence[Sequence[str]] = [tuple(text.split(" ")) for text in texts]
+        parts = python_parts(messages, weights, rules)
+    else:
+        messages = _Tokens(texts)
+    if rules.spans:
+        return _span_merge(parts, messages, weights, rules)
+    return [(members, " ".join(tokens)) for members, tokens in parts]
+
+
+def python_parts(messages: Sequence[tuple[str, ...]], weights: list[int],
+                 rules: MergeRules) -> list[tuple[list[int], list[str]]]:
+    """Pass 1 in Python, bucket by bucket in increasing token count (the reference)."""
+    buckets: dict[int, list[int]] = defaultdict(list)
+    for i, tokens in enumerate(messages):
+        buckets[len(tokens)].append(i)
+    parts = []
+    for width in sorted(buckets):
+        parts.extend(_positional_parts(messages, weights, buckets[width], rules))
+    return parts
+
+
+def _native_parts(texts: Sequence[str], weights: list[int], rules: MergeRules):
+    """Pass 1 compiled, or None where it cannot run (not built, SKILLSMITH_PURE_PYTHON, a weight
+    beyond 64 bits, a lone surrogate in a message): the Python pass then runs."""
+    module = compiled_merger()
+    if module is None:
+        return None
+    if not isinstance(texts, (list, module.Texts)):
+        texts = list(texts)
+    try:
+        return module.positional_parts(texts, list(weights), rules.min_variable_values, rules.min_rare_values,
+                                       rules.rare_weight, rules.similarity, rules.values_by_shape)
+    except (UnicodeError, OverflowError, TypeError):  # e.g. a float threshold the grid might try
+        return None
+
+
+@lru_cache(maxsize=1)
+def compiled_merger():
+    """The compiled ``_patterns`` module, or None (not built, or SKILLSMITH_PURE_PYTHON set)."""
+    if os.environ.get("SKILLSMITH_PURE_PYTHON"):
+        return None
+    try:
+        from . import _patterns
+    except ImportError:
+        return None
+    return _patterns
+
+
+class _Tokens(Sequence):
+    """Messages split into tokens on demand: pass 2 reads the members of a few parts only."""
+
+    def __init__(self, texts: Sequence[str]):
+        self.texts = texts
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def __getitem__(self, i):
+        return self.texts[i].split(" ")
+
+
+def source_patterns(kind: str, component: str, texts: Sequence[str], weights: list[int], first_seen: Sequence,
+                    rules: MergeRules = DEFAULT_RULES) -> list[tuple[list[int], Pattern]]:
+    """(members, Pattern) per pattern of one (kind, component)'s distinct normalized messages.
+
+    The id is made of the anchor, the member seen first (ties: the smaller text; texts are
+    read only for the tied members, since a compiled store makes a str per read).
+    """
+    result = []
+    when = first_seen.__getitem__
+    for members, template in merge_texts(texts, weights, rules):
+        first = when(min(members, key=when))
+        tied = [i for i in members if when(i) == first]
+        anchor = texts[tied[0]] if len(tied) == 1 else min(texts[i] for i in tied)
+        result.append((members, Pattern(pattern_id(kind, component, anchor), template)))
+    return result
+
+
 def merge_patterns(items: Sequence[tuple[str, str | None, str]], weights: Sequence[int] | None = None,
                    first_seen: Sequence | None = None, rules: MergeRules = DEFAULT_RULES) -> list[Pattern]:
     """items: (kind, component, norm_msg) per signature; returns one Pattern per item, same order.
@@ -403,21 +495,9 @@ def merge_patterns(items: Sequence[tuple[str, str | None, str]], weights: Sequen
         by_source[(key[0], key[1])].append(key)
     patterns: dict[tuple[str, str, str], Pattern] = {}
     for (kind, component), keys in by_source.items():
-        messages = [tuple(k[2].split(" ")) for k in keys]
-        local_weights = [distinct[k] for k in keys]
-        buckets: dict[int, list[int]] = defaultdict(list)
-        for i, tokens in enumerate(messages):
-            buckets[len(tokens)].append(i)
-        parts = []
-        for width in sorted(buckets):
-            parts.extend(_positional_parts(messages, local_weights, buckets[width], rules))
-        if rules.spans:
-            merged = _span_merge(parts, messages, local_weights, rules)
-        else:
-            merged = [(members, " ".join(tokens)) for members, tokens in parts]
-        for members, template in merged:
-            anchor = min(members, key=lambda i: (seen[keys[i]], keys[i][2]))
-            pattern = Pattern(pattern_id(kind, component, keys[anchor][2]), template)
+        texts = [k[2] for k in keys]
+        for members, pattern in source_patterns(kind, component, texts, [distinct[k] for k in keys],
+                                                [seen[k] for k in keys], rules):
             for i in members:
                 patterns[keys[i]] = pattern
     return [patterns[(item[0] or "", item[1] or "", item[2] or "")] for item in items]

@@ -210,6 +210,13 @@ def fingerprint_normalized(kind: str, component: str | None, normalized_message:
     return length_prefixed_uuid(f"v{rules.RULES_VERSION}", kind or "", component or "", normalized_message)
 
 
+def fingerprinter(kind: str, component: str | None):
+    """fingerprint_normalized with kind and component fixed, for many messages of one source:
+    the length-prefixed head of the digest input is made once."""
+    head = "".join(f"{len(p)}:{p}" for p in (f"v{rules.RULES_VERSION}", kind or "", component or ""))
+    return lambda normalized_message: uuid_of(f"{head}{len(normalized_message)}:{normalized_message}")
+
+
 def error_fingerprint(kind: str, component: str | None, message: str) -> str:
     """Mirror of the SQL ``error_fingerprint(kind, component, msg)``: ``msg`` is raw."""
     return fingerprint_normalized(kind, component, normalize_error_message(message))

@@ -358,3 +358,47 @@ def test_closed_stdin_and_a_closed_output_pipe_are_one_line_each(tmp_path):
     early = subprocess.run(f"{exe} group < {path} | head -c 100 > /dev/null; echo ${{PIPESTATUS[0]}}",
                            shell=True, executable="/bin/bash", capture_output=True, text=True, cwd=ROOT)
     assert early.stdout.strip() == "141" and "Traceback" not in early.stderr
+
+
+def test_line_chunks_cover_the_input_whatever_the_line_lengths(tmp_path):
+    """Chunks are views of one reused buffer: every byte comes once, in order, each chunk whole
+    lines with its first line's number and offset, lines longer than the buffer included."""
+    from skillsmith_assets.cli.jsonl_io import LineChunks
+
+    rng = random.Random(7)
+    lines = [b"x" * rng.choice([0, 1, 5, 15, 16, 17, 40, 100]) + rng.choice([b"\n", b"\r\n", b"\r\r\n"])
+             for _ in range(400)]
+    data = b"".join(lines) + b"tail without a newline"
+    path = tmp_path / "lines"
+    path.write_bytes(data)
+    with path.open("rb") as stream, LineChunks(stream, size=16) as source:
+        seen, kept = [], []
+        for chunk in source:
+            assert chunk.offset == len(b"".join(seen))
+            before = b"".join(seen)
+            assert chunk.first_line == 1 + before.count(b"\n") + before.count(b"\r") - before.count(b"\r\n")
+            seen.append(bytes(chunk.data))
+            kept.append(source.keep(chunk))
+        assert [bytes(source.read_back(where)) for where in kept] == seen  # the second pass
+    assert b"".join(seen) == data
+
+
+def test_chunks_normalized_in_turn_without_the_compiled_engine(monkeypatch):
+    """A chunk is normalized on a thread beside the numbering of the one before only with the
+    compiled engine; without it (the Python engine may fork) in turn, with the same output."""
+    import io
+
+    from skillsmith_assets import native_normalize
+    from skillsmith_assets.cli import group_cmd
+
+    payload = _events(300) + b"[1]\n" + _events(50)
+
+    def run():
+        out = io.BytesIO()
+        return group_cmd._group_scanned(_jsonl, io.BytesIO(payload), out, False, 1), out.getvalue()
+
+    monkeypatch.setenv("SKILLSMITH_CHUNK_BYTES", "2000")  # many chunks
+    beside = run()
+    monkeypatch.setattr(native_normalize, "engine", lambda: None)
+    assert type(group_cmd._normalizer()).__name__ == "InTurn"
+    assert run() == beside and beside[0] == 1

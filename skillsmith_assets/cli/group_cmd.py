@@ -8,6 +8,9 @@ from contextlib import contextmanager
 import click
 
 ADDED = ("norm_error", "kind", "fingerprint", "pattern")
+# Bytes per write of the spliced output: blocks of several MB, made and freed by turns, leave
+# the C heap grown by several times their size; 1 MB writes cost no more.
+OUTPUT_PIECE = 1 << 20
 # json.dumps(text, ensure_ascii=False) without building an encoder per call.
 quote = json.JSONEncoder(ensure_ascii=False).encode
 
@@ -130,72 +133,115 @@ def _group_scanned(scanner, stdin_bytes, stdout_bytes, text_mode: bool, workers:
     Pass 1 reads chunks of whole lines: the scanner validates and de-duplicates each
     chunk in C, Python sees each distinct (error, component) pair of a chunk once (and
     reads the other, slow, lines with the json module), and every pair is numbered by its
-    (kind, component, norm_error) signature; only the signatures stay in memory. Patterns
-    are merged over the signatures. Pass 2 reads each chunk again (from the input when it
-    can seek, else from a spill file) and splices the output lines in C. Memory holds one
-    chunk at a time, whatever the input's size. Returns the number of rejected lines.
+    (kind, component, norm_error) signature (a chunk is normalized while the one before is
+    numbered); only the signatures stay in memory (compactly:
+    signatures.py). Patterns are merged over the signatures. Pass 2 reads each chunk again
+    (from the input when it can seek, else from a spill file) and splices the output lines
+    in C. Memory holds one chunk at a time, whatever the input's size. Returns the number
+    of rejected lines.
     """
     from ..batch_normalize import default_workers, normalize_indexed
     from .jsonl_io import LineChunks
+    from .signatures import Signatures
 
     threads = workers or default_workers()
-    numbers: dict[tuple[str, str, str], int] = {}  # (norm_error, kind, component) -> signature
-    weights: list[int] = []
+    signatures = Signatures()
     chunks = []  # per chunk: where its bytes, records and pair signatures are; its slow lines' outputs
     rejected = 0
 
-    def signature(key: tuple[str, str, str]) -> int:
-        number = numbers.get(key)
-        if number is None:
-            number = numbers[key] = len(weights)
-            weights.append(0)
-        return number
-
-    with LineChunks(stdin_bytes) as source:
+    with LineChunks(stdin_bytes) as source, _normalizer() as normalizer:
+        pending = None  # the previous chunk, scanned, and its normalization under way
         for chunk in source:
-            messages, pair_message, pair_component, pair_count, records, slow = scanner.scan(
-                chunk.data, text_mode, threads=threads)
-            literals, events, bad = _read_slow(chunk.data, slow, messages, text_mode, chunk.first_line)
+            scanned, bad = _scan_chunk(scanner, chunk, source, text_mode, threads)
             rejected += bad
-            result_of, results = normalize_indexed(messages, workers)
-            # One signature per (result, component) of the chunk; no component and "" are the
-            # same, as in the fingerprint.
-            local: dict[tuple[int, str], int] = {}
-            pair_sigs = array("i")
-            for message, component, count in zip(pair_message, pair_component, pair_count):
-                key = (result_of[message], component or "")
-                number = local.get(key)
-                if number is None:
-                    norm, kind = results[key[0]]
-                    number = local[key] = signature((norm, kind, key[1]))
-                weights[number] += count
-                pair_sigs.append(number)
-            slow_lines = []
-            for at, message, component, kept in events:
-                norm, kind = results[result_of[message]]
-                number = signature((norm, kind, component or ""))
-                weights[number] += 1
-                slow_lines.append((at, kept, number))
-            chunks.append((source.keep(chunk), source.keep_records(records), source.keep_records(pair_sigs.tobytes()),
-                           literals, slow_lines))
-        keys = [(kind, component or None, norm) for (norm, kind, component) in numbers]
-        fields = _signature_fields(keys, weights)
+            normalized = normalizer.submit(normalize_indexed, scanned[0], workers)
+            if pending is not None:
+                chunks.append(_number_chunk(*pending, source, signatures))
+            pending = scanned, normalized
+        if pending is not None:
+            chunks.append(_number_chunk(*pending, source, signatures))
+        signatures.merge()
         errors = getattr(sys.stdout, "errors", None) or "strict"  # as the text stream would encode
-        sig_pieces = [added_fields(*f).encode("utf-8", errors) for f in fields]
+
+        def piece(fields):
+            return added_fields(*fields).encode("utf-8", errors)
+
         sys.stdout.flush()
         for where, records_at, sigs_at, literals, slow_lines in chunks:
             for at, kept, sig in slow_lines:
-                literals[at] = event_line(kept, fields[sig])
+                literals[at] = event_line(kept, signatures.fields(sig))
             pair_sigs = array("i")
             pair_sigs.frombytes(source.read_records(sigs_at))
             # A --text line is {"error": <the line>, ...}: the scanner writes the line as a JSON string.
-            for piece in scanner.splice(source.read_back(where), source.read_records(records_at),
-                                        [sig_pieces[s] for s in pair_sigs],
-                                        [line.encode("utf-8", errors) for line in literals],
-                                        prefix=b'{"error": ' if text_mode else b"", quote=text_mode):
-                stdout_bytes.write(piece)
+            for part in scanner.splice(source.read_back(where), source.read_records(records_at),
+                                       signatures.pieces(pair_sigs, piece),
+                                       [line.encode("utf-8", errors) for line in literals],
+                                       prefix=b'{"error": ' if text_mode else b"", quote=text_mode,
+                                       size=OUTPUT_PIECE):
+                stdout_bytes.write(part)
     stdout_bytes.flush()
     return rejected
+
+
+def _normalizer():
+    """Where a chunk is normalized: on a thread of its own when the compiled engine runs, so
+    that it overlaps the numbering of the chunk before (in Python, holding the GIL, which the
+    engine releases); else in turn: the Python engine forks worker processes, which a process
+    with a second thread running should not do."""
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+    from ..native_normalize import engine
+
+    if engine() is not None:
+        return ThreadPoolExecutor(1, thread_name_prefix="normalize")
+
+    class InTurn:
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return None
+
+        def submit(self, fn, *args):
+            done = Future()
+            done.set_result(fn(*args))
+            return done
+
+    return InTurn()
+
+
+def _scan_chunk(scanner, chunk, source, text_mode: bool, threads: int):
+    """Pass 1's reading of one chunk (its bytes are valid until the next): the scanner's
+    distinct messages and pairs, the slow lines read, the bytes and line records kept for
+    pass 2. Returns (what _number_chunk takes, the number of rejected lines)."""
+    messages, pair_message, pair_component, pair_count, records, slow = scanner.scan(
+        chunk.data, text_mode, threads=threads)
+    literals, events, rejected = _read_slow(chunk.data, slow, messages, text_mode, chunk.first_line)
+    kept = source.keep(chunk), source.keep_records(records)
+    return (messages, pair_message, pair_component, pair_count, literals, events, kept), rejected
+
+
+def _number_chunk(scanned, normalized, source, signatures):
+    """Pass 1's counting of one chunk, once its messages are normalized (a future): each
+    line's signature counted. Returns what pass 2 needs to write the chunk again."""
+    _, pair_message, pair_component, pair_count, literals, events, kept = scanned
+    result_of, results = normalized.result()
+    # One signature per (result, component) of the chunk (no component and "" are the same, as
+    # in the fingerprint), numbered in one call; C-level maps do the per-pair work.
+    keys = list(zip(map(result_of.__getitem__, pair_message), pair_component))
+    local = dict.fromkeys(keys)
+    local = dict(zip(local, signatures.numbers([(*results[r], c or "") for r, c in local])))
+    pair_sigs = array("i", map(local.__getitem__, keys))
+    weights = signatures.weights
+    for number, count in zip(pair_sigs, pair_count):
+        weights[number] += count
+    numbers = signatures.numbers([(*results[result_of[message]], component or "")
+                                  for _, message, component, _ in events])
+    slow_lines = []
+    for (at, _, _, event), number in zip(events, numbers):
+        weights[number] += 1
+        slow_lines.append((at, event, number))
+    return (*kept, source.keep_records(pair_sigs.tobytes()), literals, slow_lines)
 
 
 def _read_slow(data: bytes, slow: list[tuple[int, int, int]], messages: list[str], text_mode: bool,
@@ -230,14 +276,3 @@ def _read_slow(data: bytes, slow: list[tuple[int, int, int]], messages: list[str
             kept = event if text_mode else kept_form(event, raw)
             events.append((len(literals) - 1, message, event.get("component"), kept))
     return literals, events, rejected
-
-
-def _signature_fields(keys: list[tuple[str, str, str]], weights: list[int]) -> list[tuple[str, str, str, str]]:
-    """(norm_error, kind, fingerprint, pattern id) per signature. Patterns are merged over the
-    distinct signatures weighted by their line counts, which is the same as over every line."""
-    from ..grouping import merge_patterns
-    from ..normalize import fingerprint_normalized
-
-    patterns = merge_patterns(keys, weights)
-    return [(norm, kind, fingerprint_normalized(kind, component, norm), pattern.id)
-            for (kind, component, norm), pattern in zip(keys, patterns)]

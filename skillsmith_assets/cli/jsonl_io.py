@@ -94,7 +94,7 @@ def chunk_bytes() -> int:
 
 @dataclass(frozen=True)
 class Chunk:
-    data: bytes  # whole lines
+    data: memoryview  # whole lines (a view of LineChunks' buffer: valid until the next chunk)
     first_line: int  # the number of its first line in the input
     offset: int  # where it starts in the input
 
@@ -121,6 +121,7 @@ class LineChunks:
             pass
         self.spill = None if self.seekable else tempfile.TemporaryFile()
         self.records = tempfile.TemporaryFile()
+        self._back = bytearray()
 
     def __enter__(self):
         return self
@@ -131,24 +132,45 @@ class LineChunks:
                 handle.close()
 
     def __iter__(self) -> Iterator[Chunk]:
-        rest, line, offset = b"", 1, self.start
+        """Chunks whose data is a view of one buffer, reused: a chunk is valid until the next.
+
+        Reading into one buffer, not into a new bytes object per read and another per slice,
+        matters for memory: blocks of several MB allocated and freed by turns leave the C heap
+        grown by several times a chunk, which was most of what a chunk cost.
+        """
+        buffer = bytearray(self.size)
+        view = memoryview(buffer)
+        filled, line, offset = 0, 1, self.start  # filled: the start of a line carried over
         while True:
-            block = self.stream.read(self.size)
-            if not block:
-                if rest:
-                    yield Chunk(rest, line, offset)
+            if filled == len(buffer):  # one line longer than the buffer: a larger one
+                view.release()
+                buffer = buffer + bytes(len(buffer))
+                view = memoryview(buffer)
+            end = self._fill(view, filled)
+            if end == filled:
+                if filled:
+                    yield Chunk(view[:filled], line, offset)
                 return
-            block = rest + block if rest else block
-            cut = block.rfind(b"\n") + 1
+            cut = buffer.rfind(b"\n", 0, end) + 1
             if cut == 0:  # no line ends yet: read on
-                rest = block
+                filled = end
                 continue
-            data, rest = block[:cut], block[cut:]
-            yield Chunk(data, line, offset)
-            line += data.count(b"\n")
-            if b"\r" in data:  # \r alone ends a line too (as the scanner reads it), \r\n once
-                line += data.count(b"\r") - data.count(b"\r\n")
-            offset += len(data)
+            yield Chunk(view[:cut], line, offset)
+            line += buffer.count(b"\n", 0, cut)
+            if buffer.find(b"\r", 0, cut) >= 0:  # \r alone ends a line too (as the scanner reads it), \r\n once
+                line += buffer.count(b"\r", 0, cut) - buffer.count(b"\r\n", 0, cut)
+            offset += cut
+            buffer[:end - cut] = bytes(view[cut:end])  # a copy: the two ranges may overlap
+            filled = end - cut
+
+    def _fill(self, view: memoryview, start: int) -> int:
+        """Read into view[start:] until it is full or the input ends; where the bytes end."""
+        while start < len(view):
+            count = self.stream.readinto(view[start:])
+            if not count:
+                break
+            start += count
+        return start
 
     def keep(self, chunk: Chunk) -> tuple[int, int]:
         """Where to find the chunk's bytes again."""
@@ -159,15 +181,22 @@ class LineChunks:
         self.spill.write(chunk.data)
         return at, len(chunk.data)
 
-    def read_back(self, where: tuple[int, int]) -> bytes:
+    def read_back(self, where: tuple[int, int]) -> memoryview:
+        """A chunk's bytes again, in one buffer reused from call to call (valid until the next)."""
         at, length = where
         source = self.spill if self.spill is not None else self.stream
         source.seek(at)
-        data = source.read(length)
-        if len(data) != length:
-            raise InputChanged("the input file became shorter while it was read (was it truncated or rewritten?); "
-                               "no output was written for the lines not yet written")
-        return data
+        if len(self._back) < length:
+            self._back = bytearray(length)
+        view = memoryview(self._back)[:length]
+        count = 0
+        while count < length:
+            got = source.readinto(view[count:])
+            if not got:
+                raise InputChanged("the input file became shorter while it was read (was it truncated or "
+                                   "rewritten?); no output was written for the lines not yet written")
+            count += got
+        return view
 
     def keep_records(self, records: bytes) -> tuple[int, int]:
         self.records.seek(0, os.SEEK_END)
