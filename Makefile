@@ -10,7 +10,7 @@ DEV_DAGSTER_HOME ?= $(SKILLSMITH_HOME)/dagster_home
 .PHONY: install demo test faults bench dev skills-db-setup skills-mine retrain stats clean
 
 # The compiled engines are built by the editable install: rebuild when their sources change.
-$(STAMP): pyproject.toml setup.py $(wildcard skillsmith_assets/*.c)
+$(STAMP): pyproject.toml setup.py $(wildcard skillsmith_assets/*.c skillsmith_assets/*/*.c)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
@@ -43,7 +43,7 @@ test: $(STAMP)
 
 # The fault suite alone (it is part of `make test` too): servers started, stopped and killed under load.
 faults: $(STAMP)
-	$(BIN)/python -m pytest -q tests/test_faults.py
+	$(BIN)/python -m pytest -q tests/ops/test_faults.py
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks

@@ -8,11 +8,11 @@ from setuptools import Extension, setup
 
 setup(
     ext_modules=[
-        Extension("skillsmith_assets._fastnorm", ["skillsmith_assets/_fastnorm.c"], optional=True,
+        Extension("skillsmith_assets.normalize._fastnorm", ["skillsmith_assets/normalize/_fastnorm.c"], optional=True,
                   extra_compile_args=["-O2"]),
         Extension("skillsmith_assets._jsonl", ["skillsmith_assets/_jsonl.c"], optional=True,
                   extra_compile_args=["-O2"]),
-        Extension("skillsmith_assets._patterns", ["skillsmith_assets/_patterns.c"], optional=True,
+        Extension("skillsmith_assets.mining._patterns", ["skillsmith_assets/mining/_patterns.c"], optional=True,
                   extra_compile_args=["-O2"]),
     ],
 )

@@ -1,1 +1,1 @@
-skillsmith_assets/sql
+skillsmith_assets/store/sql

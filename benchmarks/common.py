@@ -3,7 +3,7 @@
 Why these pieces exist:
 
 - ``fast_events`` makes millions of realistic events in seconds. It fills the same
-  templates as ``skillsmith_assets.sample_data`` (so normalization meets the same
+  templates as ``skillsmith_assets.intake.sample_data`` (so normalization meets the same
   tracebacks, ids, hosts, timestamps and durations), but draws every variable field
   for all events at once with numpy; the shared generator draws one field at a time
   and would spend minutes on the sizes measured here.
@@ -38,8 +38,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 
-from skillsmith_assets.events import Event
-from skillsmith_assets.ingest import copy_text
+from skillsmith_assets.intake.events import Event
+from skillsmith_assets.intake.bulk import copy_text
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -78,7 +78,7 @@ def _iso_seconds(stamps_us: np.ndarray) -> list[str]:
 
 def _field_values(name: str, idx: np.ndarray, rng: np.random.Generator, stamps: np.ndarray) -> list:
     """The values of one template field for the events ``idx`` (same ranges as sample_data)."""
-    from skillsmith_assets import sample_data
+    from skillsmith_assets.intake import sample_data
 
     n = len(idx)
     if name == "int2":
@@ -128,7 +128,7 @@ def fast_events(count: int, days: float = 30, seed: int = 11, now: datetime | No
     The mix is sample_data's: twelve recurring bugs by weight (the sale KeyError three
     times as frequent in the last week) and a tenth of one-offs.
     """
-    from skillsmith_assets import sample_data
+    from skillsmith_assets.intake import sample_data
 
     rng = np.random.default_rng(seed)
     now = now or datetime.now(timezone.utc)
@@ -340,7 +340,7 @@ class BenchServer:
 
     def fresh_database(self, name: str, schema: bool = True):
         """Drop and create database ``name`` (with the project's schema); its DatabaseTarget."""
-        from skillsmith_assets import db
+        from skillsmith_assets.store import db
 
         name = name + self._suffix
         conn = self.admin()

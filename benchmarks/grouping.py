@@ -54,8 +54,8 @@ def grouping_accuracy(truth: list, predicted: list) -> float:
 
 def skillsmith_groups(messages: list[str], components: list[str | None]) -> tuple[list[str], list[str], list]:
     """(fingerprints, pattern ids, normalized events) the way ``skillsmith group`` computes them."""
-    from skillsmith_assets.grouping import merge_patterns
-    from skillsmith_assets.normalize import normalize_event
+    from skillsmith_assets.mining.patterns import merge_patterns
+    from skillsmith_assets.normalize.message import normalize_event
 
     normalized = [normalize_event(m, c) for m, c in zip(messages, components)]
     patterns = merge_patterns([(n.kind, c, n.norm_error) for n, c in zip(normalized, components)])
@@ -144,7 +144,7 @@ def write_events(path: Path, count: int, corpus: str = "sample") -> None:
     """
     import random
 
-    from skillsmith_assets.sample_data import generate_events
+    from skillsmith_assets.intake.sample_data import generate_events
 
     rng = random.Random(5)
     words = [f"{a}{b}" for a in ("alpha", "beta", "gamma", "delta", "omega", "sigma", "kappa", "lambda", "theta",

@@ -197,7 +197,7 @@ def markdown(g: dict, command: str) -> str:
             f"process, wall clock, under `/usr/bin/time -v`, output to `/dev/null`, {t['events']:,} generated agent "
             "events, Drain3 in the same run on the same file; the two commands in turn, "
             f"{t.get('runs', 1)} runs each, the median run of each shown. *sample*: "
-            "`skillsmith_assets/sample_data.py` (seed 11), whose messages mostly differ in ids; *distinct*: the "
+            "`skillsmith_assets/intake/sample_data.py` (seed 11), whose messages mostly differ in ids; *distinct*: the "
             "same with every third message free text, so a third of the events stay distinct after "
             "normalization (`benchmarks/grouping.py: write_events`).",
             "",

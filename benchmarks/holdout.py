@@ -24,7 +24,7 @@ import sys
 from dataclasses import asdict, fields, replace
 from pathlib import Path
 
-from skillsmith_assets.grouping import DEFAULT_RULES, MergeRules, merge_patterns
+from skillsmith_assets.mining.patterns import DEFAULT_RULES, MergeRules, merge_patterns
 
 from .grouping import (AGENT_CORPUS, DEFAULT_LOGHUB, LOGHUB_SUFFIX, grouping_accuracy, load_agent_corpus,
                        load_loghub, merged_bugs)
@@ -60,7 +60,7 @@ def grid_rules(grid: dict[str, tuple]) -> list[MergeRules]:
 
 def normalized_systems(directory: Path) -> dict[str, tuple[list[tuple[str, None, str]], list[str]]]:
     """Per system: (kind, component, normalized message) per line, and the ground-truth event ids."""
-    from skillsmith_assets.normalize import normalize_event
+    from skillsmith_assets.normalize.message import normalize_event
 
     systems = {}
     for name, (messages, truth) in load_loghub(directory).items():
@@ -74,7 +74,7 @@ def normalized_systems(directory: Path) -> dict[str, tuple[list[tuple[str, None,
 
 def normalized_agent_corpus(path: Path = AGENT_CORPUS) -> tuple[list[tuple[str, str | None, str]], list[str]]:
     """The labelled agent errors as (kind, component, normalized message), and their bug labels."""
-    from skillsmith_assets.normalize import normalize_event
+    from skillsmith_assets.normalize.message import normalize_event
 
     events = load_agent_corpus(path)
     items = []

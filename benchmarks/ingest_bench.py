@@ -93,7 +93,7 @@ def copy_run(server: common.BenchServer, rows_path: Path, count: int, check: boo
     """COPY of rows_path into a fresh database: one statement, or one per ``statement_rows``
     rows (complete rows: the count triggers' aggregation grows faster than the rows of one
     statement, so they go in statements of about ingest's chunk)."""
-    from skillsmith_assets.partitions import ensure_days
+    from skillsmith_assets.store.partitions import ensure_days
 
     target = server.fresh_database(DB)
     conn = common.connect(target.url)

@@ -73,7 +73,7 @@ def variants(fingerprints: int, seed: int, now: datetime) -> list[dict]:
     generator's own mix supplies a few hundred, the rest are one-off lookups that
     differ in a quoted key (kept by normalization: it names the bug).
     """
-    from skillsmith_assets.batch_normalize import normalize_batch
+    from skillsmith_assets.normalize.batch import normalize_batch
 
     sample = common.fast_events(20_000, seed=seed, now=now)
     norms = normalize_batch(sample.error, sample.component)
@@ -104,7 +104,7 @@ def load_variants(conn, rows: list[dict]) -> int:
     """Store the variants and the slot table that picks one by weight; returns the number of slots."""
     import io
 
-    from skillsmith_assets.ingest import copy_text
+    from skillsmith_assets.intake.bulk import copy_text
 
     with conn.cursor() as cur:
         cur.execute("DROP TABLE IF EXISTS bench_variants, bench_slots")
@@ -143,9 +143,9 @@ def add_history(conn, lo: int, hi: int, start: datetime, end: datetime, slots: i
     The secondary indexes are dropped and rebuilt around the load (a bulk load is
     faster that way); they come back with their definitions unchanged.
     """
-    from skillsmith_assets.mining import days_between
-    from skillsmith_assets.normalize_rules import RULES_VERSION
-    from skillsmith_assets.partitions import ensure_days
+    from skillsmith_assets.mining.steps import days_between
+    from skillsmith_assets.normalize.rules import RULES_VERSION
+    from skillsmith_assets.store.partitions import ensure_days
 
     ensure_days(conn, days_between(start, end))
     with conn.cursor() as cur:
@@ -177,7 +177,7 @@ def add_history(conn, lo: int, hi: int, start: datetime, end: datetime, slots: i
 
 
 def count_days(conn, days: list[date]) -> None:
-    from skillsmith_assets import rollup
+    from skillsmith_assets.mining import rollup
 
     for day in days:
         rollup.count_day(conn, day)
@@ -186,7 +186,7 @@ def count_days(conn, days: list[date]) -> None:
 
 def new_event_rows(count: int, seed: int, now: datetime, span: timedelta) -> str:
     """The last six hours as ingest stores them (normalized at ingest), as COPY text."""
-    from skillsmith_assets.batch_normalize import normalize_batch
+    from skillsmith_assets.normalize.batch import normalize_batch
 
     events = common.fast_events(count, seed=seed + 1, now=now, span=span)
     normalized = normalize_batch(events.error, events.component)
@@ -385,8 +385,8 @@ def rules_backfill(conn, url: str, scratch: Path, days: list[date]) -> dict:
     """A new rules version's backfill: the days' rows marked as made by the previous version
     (their text and counts unchanged), then the backfill run the UI launches over the range
     (one run, the single-run policy) re-normalizes them a day at a time."""
-    from skillsmith_assets.normalize_rules import RULES_VERSION
-    from skillsmith_assets.rollup import day_bounds
+    from skillsmith_assets.normalize.rules import RULES_VERSION
+    from skillsmith_assets.mining.rollup import day_bounds
 
     start, _ = day_bounds(days[0])
     _, end = day_bounds(days[-1])

@@ -2,7 +2,7 @@
 
 - **per-event**: ``normalize.normalize_event``, one call per event (what ``ingest_error``
   and ``skillsmith normalize`` do);
-- **batch**: the batch normalizer (``skillsmith_assets.batch_normalize``), byte-identical
+- **batch**: the batch normalizer (``skillsmith_assets.normalize.batch``), byte-identical
   to the per-event path, spread over the machine's cores: the compiled engine
   (``native_normalize``) on threads;
 - **batch, pure Python**: the same without the compiled engine (``SKILLSMITH_PURE_PYTHON``):
@@ -52,7 +52,7 @@ def _events(count: int, seed: int, now_iso: str) -> common.EventColumns:
 def batch_function():
     """The batch path's public function, or None while the module does not exist."""
     try:
-        module = importlib.import_module("skillsmith_assets.batch_normalize")
+        module = importlib.import_module("skillsmith_assets.normalize.batch")
     except ImportError:
         return None
     for name in BATCH_ENTRY_POINTS:
@@ -74,7 +74,7 @@ def _fingerprints_of(result) -> list[str]:
 
 
 def per_event_child(count: int, seed: int, now_iso: str) -> dict:
-    from skillsmith_assets.normalize import normalize_event
+    from skillsmith_assets.normalize.message import normalize_event
 
     events = _events(count, seed, now_iso)
     start = time.perf_counter()
@@ -96,7 +96,7 @@ def batch_child(count: int, seed: int, now_iso: str) -> dict:
 
 def batch_python_child(count: int, seed: int, now_iso: str) -> dict:
     os.environ["SKILLSMITH_PURE_PYTHON"] = "1"
-    from skillsmith_assets import native_normalize
+    from skillsmith_assets.normalize import native as native_normalize
 
     native_normalize.engine.cache_clear()
     return batch_child(count, seed, now_iso)
@@ -169,7 +169,7 @@ def run(server: common.BenchServer, events: int = 1_000_000, slow_events: int | 
         rows["drain3"] = {**result, "peak_rss_mb": rss}
     if "batch" in paths:
         if batch_function() is None:
-            rows["batch"] = {"missing": "skillsmith_assets.batch_normalize has no batch entry point yet"}
+            rows["batch"] = {"missing": "skillsmith_assets.normalize.batch has no batch entry point yet"}
         else:
             common.log(f"normalize: batch path on {events:,} events")
             result, _, rss = common.in_child(batch_child, events, seed, now_iso)

@@ -24,7 +24,7 @@ import json
 import sys
 from dataclasses import dataclass
 
-from skillsmith_assets.normalize import normalize_event
+from skillsmith_assets.normalize.message import normalize_event
 
 COMPONENT = "billing"
 

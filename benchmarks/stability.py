@@ -17,7 +17,7 @@ import json
 import sys
 from pathlib import Path
 
-from skillsmith_assets.grouping import merge_patterns
+from skillsmith_assets.mining.patterns import merge_patterns
 
 from .grouping import DEFAULT_LOGHUB, LOGHUB_SUFFIX
 
@@ -76,8 +76,8 @@ def sample_events(count: int = SAMPLE_EVENTS) -> list[tuple[str, str | None, str
     """The demo's generated agent errors (a long tail of one-offs among recurring bugs), oldest first."""
     from datetime import datetime, timezone
 
-    from skillsmith_assets.normalize import normalize_event
-    from skillsmith_assets.sample_data import generate_events
+    from skillsmith_assets.normalize.message import normalize_event
+    from skillsmith_assets.intake.sample_data import generate_events
 
     now = datetime(2026, 1, 31, tzinfo=timezone.utc)  # fixed: the same events every run
     items = []

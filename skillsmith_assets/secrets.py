@@ -25,7 +25,7 @@ class SecretShape:
 # Tokens recognisable by shape alone: one list for every place that hides secrets. The
 # normalizer's masks (normalize_rules.py, in the dialect Python and PostgreSQL read alike),
 # the scrubber below (text leaving the machine) and the pull-request guard (pr_body.py) are
-# built from it, and tests/test_secret_shapes.py holds each of them to every example.
+# built from it, and tests/normalize/test_secret_shapes.py holds each of them to every example.
 SECRET_SHAPES: tuple[SecretShape, ...] = (
     SecretShape("a GitHub token", "(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})",
                 "ghp_16C7e42F292c6912E7710c838347Ae178B4a"),

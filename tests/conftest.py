@@ -54,7 +54,7 @@ def pg_admin_url():
 def schema_template(pg_admin_url):
     import psycopg2
 
-    from skillsmith_assets import db
+    from skillsmith_assets.store import db
 
     admin = psycopg2.connect(pg_admin_url)
     admin.autocommit = True
@@ -71,7 +71,7 @@ def database(pg_admin_url, schema_template, monkeypatch):
     """A fresh database with the schema, set as SKILLSMITH_DATABASE_URL for code and subprocesses."""
     import psycopg2
 
-    from skillsmith_assets import db
+    from skillsmith_assets.store import db
 
     name = "t_" + uuid.uuid4().hex[:12]
     admin = psycopg2.connect(pg_admin_url)
@@ -104,7 +104,7 @@ def empty_database(pg_admin_url):
 
 @pytest.fixture
 def conn(database):
-    from skillsmith_assets import db
+    from skillsmith_assets.store import db
 
     connection = db.connect(database)
     yield connection

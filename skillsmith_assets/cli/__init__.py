@@ -78,7 +78,7 @@ def cli():
 def main(argv=None):
     import warnings
 
-    from ..db import DatabaseError
+    from skillsmith_assets.store.db import DatabaseError
 
     # Dagster flags parameters that are beta or preview; they say nothing to the user of a command.
     warnings.filterwarnings("ignore", message=r".*is currently in (beta|preview)")

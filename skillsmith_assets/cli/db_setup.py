@@ -7,7 +7,7 @@ def db_setup():
     day partitions of agent_errors from yesterday to a week ahead."""
     from datetime import datetime, timezone
 
-    from .. import db, partitions
+    from skillsmith_assets.store import db, partitions
 
     target = db.resolve_target()
     applied = db.apply_schema(target)

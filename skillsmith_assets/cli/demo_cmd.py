@@ -13,11 +13,11 @@ def demo(events, seed):
     import json
     from datetime import datetime, timezone
 
-    from .. import db
-    from ..ingest import ingest_stream
-    from ..partitions import DayPartitions
-    from ..sample_data import generate_events
-    from .mine_cmd import run_mining
+    from skillsmith_assets.store import db
+    from skillsmith_assets.intake.bulk import ingest_stream
+    from skillsmith_assets.store.partitions import DayPartitions
+    from skillsmith_assets.intake.sample_data import generate_events
+    from skillsmith_assets.cli.mine_cmd import run_mining
 
     target = db.resolve_target()
     click.echo(f"Database: {target.source}")

@@ -26,7 +26,8 @@ def group(text_mode, workers):
     event is written as {"line": N, "rejected": reason}, named on stderr, and the
     exit status is 1 once all lines are done.
     """
-    from .jsonl_io import InputChanged, byte_stdio, load_scanner
+    from skillsmith_assets.cli.jsonl_io import InputChanged, byte_stdio
+    from skillsmith_assets.intake.scanner import load_scanner
 
     if sys.stdin is None or sys.stdin.closed:
         raise click.ClickException("standard input is closed: give the events on stdin (a file or a pipe)")
@@ -81,7 +82,7 @@ def event_line(kept: str | dict, fields: tuple[str, str, str, str]) -> str:
     """The output line of an event, from its kept_form (a --text line is kept as {"error": line})."""
     if isinstance(kept, str):
         return kept.strip()[:-1].rstrip() + added_fields(*fields)
-    from .jsonl_io import json_line
+    from skillsmith_assets.cli.jsonl_io import json_line
 
     kept.update(zip(ADDED, fields))
     return json_line(kept)
@@ -92,9 +93,9 @@ def event_line(kept: str | dict, fields: tuple[str, str, str, str]) -> str:
 def _group_lines(stdin, text_mode: bool, workers: int | None) -> int:
     """Read, group and write line by line; the path without the compiled scanner. Returns
     the number of rejected lines."""
-    from ..batch_normalize import normalize_batch
-    from ..grouping import merge_patterns
-    from .jsonl_io import read_events, report_rejection, write_line
+    from skillsmith_assets.normalize.batch import normalize_batch
+    from skillsmith_assets.mining.patterns import merge_patterns
+    from skillsmith_assets.cli.jsonl_io import read_events, report_rejection, write_line
 
     # Whole input first (patterns are merged over all of it). Only the raw line and the
     # two fields grouping needs are kept, so a million events fit in a few hundred MB.
@@ -140,9 +141,9 @@ def _group_scanned(scanner, stdin_bytes, stdout_bytes, text_mode: bool, workers:
     in C. Memory holds one chunk at a time, whatever the input's size. Returns the number
     of rejected lines.
     """
-    from ..batch_normalize import default_workers, normalize_indexed
-    from .jsonl_io import LineChunks
-    from .signatures import Signatures
+    from skillsmith_assets.normalize.batch import default_workers, normalize_indexed
+    from skillsmith_assets.cli.jsonl_io import LineChunks
+    from skillsmith_assets.mining.signatures import Signatures
 
     threads = workers or default_workers()
     signatures = Signatures()
@@ -190,7 +191,7 @@ def _normalizer():
     with a second thread running should not do."""
     from concurrent.futures import Future, ThreadPoolExecutor
 
-    from ..native_normalize import engine
+    from skillsmith_assets.normalize.native import engine
 
     if engine() is not None:
         return ThreadPoolExecutor(1, thread_name_prefix="normalize")
@@ -253,7 +254,7 @@ def _read_slow(data: bytes, slow: list[tuple[int, int, int]], messages: list[str
     message index, component, kept_form), and the number of rejected lines. An event's
     message is appended to ``messages`` when new.
     """
-    from .jsonl_io import json_line, read_events, report_rejection
+    from skillsmith_assets.cli.jsonl_io import json_line, read_events, report_rejection
 
     literals: list[str] = []
     events = []

@@ -18,8 +18,8 @@ def ingest(files, rejects):
     """
     import json
 
-    from .. import db
-    from ..ingest import ingest_files
+    from skillsmith_assets.store import db
+    from skillsmith_assets.intake.bulk import ingest_files
 
     db.apply_schema()
     report = ingest_files(db.connection, files)

@@ -11,7 +11,7 @@ import tempfile
 from dataclasses import dataclass
 from typing import Iterator
 
-from ..events import json_problem, lone_surrogate
+from skillsmith_assets.intake.events import json_problem, lone_surrogate
 
 
 def read_events(stream, text_mode: bool) -> Iterator[tuple[int, dict | None, str | None]]:
@@ -52,18 +52,6 @@ def report_rejection(number: int, reason: str) -> dict:
     """Rejected lines keep their place in the output, and are named on stderr."""
     sys.stderr.write(f"line {number}: rejected: {reason}\n")
     return {"line": number, "rejected": reason}
-
-
-def load_scanner():
-    """The compiled JSON-lines scanner, or None when the package was installed without a
-    compiler or SKILLSMITH_PURE_PYTHON is set."""
-    if os.environ.get("SKILLSMITH_PURE_PYTHON"):
-        return None
-    try:
-        from .. import _jsonl
-    except ImportError:
-        return None
-    return _jsonl
 
 
 def byte_stdio(stdin, stdout) -> tuple | None:

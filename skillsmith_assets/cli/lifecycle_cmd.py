@@ -26,8 +26,8 @@ def approve(skill_id, live):
     and pass its tests (tests/test_autopatches.py -k fx-xxxxxxxx). The registry is
     rebuilt afterwards. On any refusal nothing changes.
     """
-    from ..lifecycle import LifecycleError
-    from ..lifecycle import approve as do_approve
+    from skillsmith_assets.skills.decisions import LifecycleError
+    from skillsmith_assets.skills.decisions import approve as do_approve
 
     try:
         decision = do_approve(skill_id, live=live)
@@ -47,8 +47,8 @@ def approve(skill_id, live):
 @click.option("--by", "by", default=None, help="Who rejects (default: $SKILLSMITH_USER, else the login name).")
 def reject(skill_id, reason, by):
     """Reject proposal SKILL_ID: record it in skills/rejected/ so it is never proposed again, remove the proposal."""
-    from ..lifecycle import LifecycleError
-    from ..lifecycle import reject as do_reject
+    from skillsmith_assets.skills.decisions import LifecycleError
+    from skillsmith_assets.skills.decisions import reject as do_reject
 
     try:
         decision = do_reject(skill_id, reason, by=by)
@@ -60,8 +60,8 @@ def reject(skill_id, reason, by):
 @click.command("retrain")
 def retrain():
     """Validate every skill in skills/ and rebuild skills/registry.json (only when all are valid)."""
-    from ..registry import registry_path
-    from ..registry import retrain as do_retrain
+    from skillsmith_assets.skills.registry import registry_path
+    from skillsmith_assets.skills.registry import retrain as do_retrain
 
     result = do_retrain()
     for warning in result.warnings:
@@ -83,7 +83,7 @@ def retrain():
 def check():
     """Read one event as JSON on stdin ({"error": ..., "component": ...}); print the matching
     approved skill and its action as JSON. Exit 1 when no approved skill matches."""
-    from ..runtime import Runtime
+    from skillsmith_assets.skills.runtime import Runtime
 
     raw = click.get_text_stream("stdin", errors="replace").read()
     try:
@@ -109,7 +109,7 @@ def check():
 
 
 def _rel(path) -> str:
-    from ..paths import project_dir
+    from skillsmith_assets.paths import project_dir
 
     try:
         return path.resolve().relative_to(project_dir()).as_posix()

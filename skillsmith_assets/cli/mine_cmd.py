@@ -1,6 +1,6 @@
 import click
 
-from ..rollup import CandidateRules
+from skillsmith_assets.mining.rollup import CandidateRules
 
 
 def dagster_instance():
@@ -9,7 +9,7 @@ def dagster_instance():
 
     import dagster as dg
 
-    from ..db import skillsmith_home
+    from skillsmith_assets.store.db import skillsmith_home
 
     if not os.environ.get("DAGSTER_HOME"):
         home = skillsmith_home() / "dagster_home"
@@ -26,8 +26,8 @@ def failure_cause(error) -> str:
     """One line naming the cause of a failed step: the innermost error's class and first line."""
     import re
 
-    from ..defs.operations import user_error
-    from ..secrets import scrub_secrets
+    from skillsmith_assets.defs.operations import user_error
+    from skillsmith_assets.secrets import scrub_secrets
 
     root = user_error(error)
     if root is None:
@@ -36,7 +36,7 @@ def failure_cause(error) -> str:
     text = lines[0] if lines else ""
     name = (root.cls_name or "").rsplit(".", 1)[-1]
     qualified = re.match(r"(?:[\w]+\.)*" + re.escape(name) + ": ", text) if name else None
-    if qualified:  # "skillsmith_assets.db.DatabaseError: ..." -> "DatabaseError: ..."
+    if qualified:  # "skillsmith_assets.store.db.DatabaseError: ..." -> "DatabaseError: ..."
         text = f"{name}: {text[qualified.end():]}"
     elif name:
         text = f"{name}: {text}"
@@ -49,10 +49,11 @@ def run_mining(min_hits: int = CandidateRules.min_hits, top_n: int = CandidateRu
 
     import dagster as dg
 
-    from .. import db, rollup
-    from ..defs import mining
-    from ..paths import proposed_dir
-    from .output import CANDIDATE_COLUMNS, table
+    from skillsmith_assets.store import db
+    from skillsmith_assets.mining import rollup
+    from skillsmith_assets.defs import mining
+    from skillsmith_assets.paths import proposed_dir
+    from skillsmith_assets.cli.output import CANDIDATE_COLUMNS, table
 
     # An unreachable store is one clear line (exit status 2), before any run starts.
     db.apply_schema(db.resolve_target())

@@ -12,8 +12,8 @@ def normalize(text_mode):
     A line that is not a valid event is written as {"line": N, "rejected": reason},
     named on stderr, and the exit status is 1 once all lines are done.
     """
-    from ..normalize import normalize_event
-    from .jsonl_io import read_events, report_rejection, write_line
+    from skillsmith_assets.normalize.message import normalize_event
+    from skillsmith_assets.cli.jsonl_io import read_events, report_rejection, write_line
 
     stdin = click.get_text_stream("stdin", errors="replace")
     rejected = 0

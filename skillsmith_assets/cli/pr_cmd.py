@@ -12,8 +12,10 @@ def pr(dry_run):
     SKILLSMITH_GITHUB_LABELS, SKILLSMITH_GITHUB_MAX_PRS_PER_DAY.
     Exit status: 0 done (or nothing to do), 1 GitHub failed, 2 a setting is missing or wrong.
     """
-    from .. import github_pr
-    from ..github_client import GitHubPullRequestError, GitHubSettings, GitHubSetupError, TransientGitHubError
+    from skillsmith_assets.github import pull_request as github_pr
+    from skillsmith_assets.github.client import (
+        GitHubPullRequestError, GitHubSettings, GitHubSetupError, TransientGitHubError,
+    )
 
     try:
         settings = GitHubSettings.from_env()

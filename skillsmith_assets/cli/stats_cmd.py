@@ -10,8 +10,10 @@ import click
 @click.option("--json", "as_json", is_flag=True, help="One JSON object (NaN as null) instead of a table.")
 def stats(as_json: bool):
     """Print error volume, pattern diversity, proposals per week, approval rate,
-    errors prevented and fix rate (definitions: skillsmith_assets/metrics.py)."""
-    from .. import db, metrics, paths
+    errors prevented and fix rate (definitions: skillsmith_assets/ops/metrics.py)."""
+    from skillsmith_assets.store import db
+    from skillsmith_assets.ops import metrics
+    from skillsmith_assets import paths
 
     target = db.resolve_target()
     db.apply_schema(target)

@@ -13,7 +13,7 @@ def db_migrate():
     and a failure leaves the store as it was. Writers wait while it runs; run it again
     and it says there is nothing to do.
     """
-    from .. import db, partitions
+    from skillsmith_assets.store import db, partitions
 
     target = db.resolve_target()
     db.apply_schema(target)
@@ -33,7 +33,7 @@ def db_migrate():
               help="Remove the events of every UTC day before this date (YYYY-MM-DD).")
 def db_prune(cutoff):
     """Retention: drop the day partitions before a date, with their counts, in one transaction."""
-    from .. import db, partitions
+    from skillsmith_assets.store import db, partitions
 
     day: date = cutoff.date()
     target = db.resolve_target()

@@ -7,8 +7,8 @@ deployed and how far each skill is trusted, plotted over time.
 
 import dagster as dg
 
-from .. import confidence, registry
-from .resources import ErrorStore
+from skillsmith_assets.skills import confidence, registry
+from skillsmith_assets.defs.resources import ErrorStore
 
 GROUP = "skills"
 

@@ -1,6 +1,6 @@
 """The mining lineage: raw_errors → normalized_errors → error_signatures → error_candidates → skill_proposals.
 
-Thin wiring over ``skillsmith_assets.mining``. The daily assets take a partition
+Thin wiring over ``skillsmith_assets.mining.steps``. The daily assets take a partition
 *range* in one run (single-run backfill policy), so a backfill of a month is one
 run, and the 6-hourly tick is one run over yesterday and today plus everything
 downstream.
@@ -11,11 +11,12 @@ from datetime import datetime, timedelta, timezone
 
 import dagster as dg
 
-from .. import mining, rollup
-from ..inbox import inbox_dir
-from ..skill_model import read_skill_files, validate_skill
-from .partitions import daily_partitions, window_tags
-from .resources import ErrorStore
+from skillsmith_assets.mining import steps as mining, rollup
+from skillsmith_assets.intake.inbox import inbox_dir
+from skillsmith_assets.skills.schema import validate_skill
+from skillsmith_assets.skills.catalog import read_skill_files
+from skillsmith_assets.defs.partitions import daily_partitions, window_tags
+from skillsmith_assets.defs.resources import ErrorStore
 
 GROUP = "mining"
 
@@ -141,7 +142,7 @@ def skill_proposals(context: dg.AssetExecutionContext, error_store: ErrorStore) 
 @dg.asset_check(asset=skill_proposals)
 def proposals_are_valid() -> dg.AssetCheckResult:
     """Every file in skills/proposed/ parses and validates against the skill schema."""
-    from ..paths import proposed_dir
+    from skillsmith_assets.paths import proposed_dir
 
     problems = []
     for path, doc, problem in read_skill_files(proposed_dir()):

@@ -1,7 +1,7 @@
 """Operations: alerts on failed runs and failing checks, freshness of raw_errors, the metrics asset.
 
-Thin wiring over ``skillsmith_assets.alerts`` (message, scrubbing, delivery) and
-``skillsmith_assets.metrics`` (the six metrics). Choices, and why:
+Thin wiring over ``skillsmith_assets.ops.alerts`` (message, scrubbing, delivery) and
+``skillsmith_assets.ops.metrics`` (the six metrics). Choices, and why:
 
 - **One alert per failed run, on its last attempt.** With run retries enabled
   (``deploy/dagster.yaml``), Dagster tags a failed run ``dagster/will_retry=true``
@@ -31,9 +31,10 @@ from datetime import datetime, timezone
 
 import dagster as dg
 
-from .. import alerts, metrics, paths
-from .partitions import RANGE_END_TAG, RANGE_START_TAG
-from .resources import ErrorStore
+from skillsmith_assets.ops import alerts, metrics
+from skillsmith_assets import paths
+from skillsmith_assets.defs.partitions import RANGE_END_TAG, RANGE_START_TAG
+from skillsmith_assets.defs.resources import ErrorStore
 
 GROUP = "operations"
 WEBHOOK_ENV = "SKILLSMITH_ALERT_WEBHOOK_URL"
@@ -284,7 +285,7 @@ def raw_errors_freshness(config: FreshnessConfig, error_store: ErrorStore) -> dg
 )
 def skillsmith_metrics(context: dg.AssetExecutionContext, error_store: ErrorStore) -> dg.MaterializeResult:
     """The six monitoring metrics (error volume, pattern diversity, proposals per week,
-    approval rate, errors prevented, fix rate), defined in ``skillsmith_assets.metrics``.
+    approval rate, errors prevented, fix rate), defined in ``skillsmith_assets.ops.metrics``.
 
     Numeric metadata under stable keys so the UI plots each one over time.
     """

@@ -11,8 +11,8 @@ from typing import Optional
 
 import dagster as dg
 
-from .. import github_pr
-from ..github_client import GitHubPullRequestError, GitHubSettings, GitHubSetupError
+from skillsmith_assets.github import pull_request as github_pr
+from skillsmith_assets.github.client import GitHubPullRequestError, GitHubSettings, GitHubSetupError
 
 PROPOSALS_ASSET = dg.AssetKey("skill_proposals")
 POOL = "github_pull_requests"

@@ -6,7 +6,7 @@ from contextlib import contextmanager
 
 import dagster as dg
 
-from .. import db
+from skillsmith_assets.store import db
 
 
 class ErrorStore(dg.ConfigurableResource):

@@ -1,0 +1,703 @@
+/* Pass 1 of pattern merging (positions), compiled: the same parts as grouping._positional_parts.
+ *
+ * Why: `skillsmith group` on an input where a third of the events stay distinct after
+ * normalization merges hundreds of thousands of signatures, and the Python pass spends
+ * most of its time in per-token dictionary and tuple work. Here tokens are interned to
+ * ints once, a template is an int array, and the (position, token) index is a hash table
+ * of cluster lists. The algorithm and every ordering are those of grouping.py, which
+ * stays the reference (and the fallback); tests compare the two on generated inputs.
+ *
+ * positional_parts(messages, weights, min_variable_values, min_rare_values, rare_weight,
+ *                  similarity, values_by_shape) -> [(members, template tokens), ...]
+ * over all token counts in increasing order, as merge_patterns concatenates them; messages
+ * are a list of str or a Texts (below), the compact store `skillsmith group` keeps them in.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <limits.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    const char *s;
+    int n;        /* 16 bytes a string: a Texts store holds hundreds of thousands */
+    int variable; /* looks like a value: a placeholder, digit or path separator, and no "://" */
+} Tok;
+
+typedef struct {
+    Tok *toks;
+    int count, cap;
+    int *slots; /* token id + 1, 0 = empty */
+    size_t mask;
+} Vocab;
+
+typedef struct {
+    int *items;
+    int len, cap;
+} IntVec;
+
+#define WILD 0 /* token id of "<*>", interned first */
+
+static int vec_push(IntVec *v, int x) {
+    if (v->len == v->cap) {
+        int cap = v->cap ? v->cap * 2 : 4;
+        int *items = realloc(v->items, (size_t)cap * sizeof(int));
+        if (!items) return -1;
+        v->items = items, v->cap = cap;
+    }
+    v->items[v->len++] = x;
+    return 0;
+}
+
+static uint64_t hash_bytes(const char *s, Py_ssize_t n) {
+    uint64_t h = 1469598103934665603ULL;
+    for (Py_ssize_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
+    return h ^ (h >> 29);
+}
+
+static int looks_variable(const char *s, Py_ssize_t n) {
+    int any = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (c == ':' && i + 2 < n && s[i + 1] == '/' && s[i + 2] == '/') return 0;
+        if (c == '<' || c == '/' || c == '\\' || (c >= '0' && c <= '9')) any = 1;
+    }
+    return any;
+}
+
+static int vocab_grow(Vocab *v) {
+    size_t size = v->slots ? (v->mask + 1) * 2 : 1024;
+    int *slots = calloc(size, sizeof(int));
+    if (!slots) return -1;
+    for (int id = 0; id < v->count; id++) {
+        size_t at = hash_bytes(v->toks[id].s, v->toks[id].n) & (size - 1);
+        while (slots[at]) at = (at + 1) & (size - 1);
+        slots[at] = id + 1;
+    }
+    free(v->slots);
+    v->slots = slots, v->mask = size - 1;
+    return 0;
+}
+
+/* The number of a string already in v, or -1 and *slot where it would go. */
+static int vocab_find(Vocab *v, const char *s, Py_ssize_t n, size_t *slot) {
+    if (!v->slots || (size_t)(v->count + 1) * 2 > v->mask + 1) {
+        if (v->count >= INT_MAX - 1 || vocab_grow(v) < 0) {
+            PyErr_NoMemory();
+            return -2;
+        }
+    }
+    size_t at = hash_bytes(s, n) & v->mask;
+    while (v->slots[at]) {
+        Tok *t = &v->toks[v->slots[at] - 1];
+        if (t->n == n && memcmp(t->s, s, (size_t)n) == 0) return v->slots[at] - 1;
+        at = (at + 1) & v->mask;
+    }
+    *slot = at;
+    return -1;
+}
+
+/* Adds a string (not copied: it must outlive v) at the slot vocab_find gave. */
+static int vocab_insert(Vocab *v, size_t slot, const char *s, Py_ssize_t n) {
+    if (n > INT_MAX) {
+        PyErr_SetString(PyExc_OverflowError, "a string of 2 GB or more");
+        return -2;
+    }
+    if (v->count == v->cap) {
+        int cap = v->cap ? v->cap * 2 : 1024;
+        Tok *toks = realloc(v->toks, (size_t)cap * sizeof(Tok));
+        if (!toks) {
+            PyErr_NoMemory();
+            return -2;
+        }
+        v->toks = toks, v->cap = cap;
+    }
+    v->toks[v->count] = (Tok){s, (int)n, looks_variable(s, n)};
+    v->slots[slot] = v->count + 1;
+    return v->count++;
+}
+
+static int intern(Vocab *v, const char *s, Py_ssize_t n) {
+    size_t slot;
+    int id = vocab_find(v, s, n, &slot);
+    return id == -1 ? vocab_insert(v, slot, s, n) : id;
+}
+
+/* Code point order of two tokens (UTF-8 byte order is code point order), as Python compares str. */
+static int tok_cmp(const Vocab *v, int a, int b) {
+    if (a == b) return 0;
+    const Tok *x = &v->toks[a], *y = &v->toks[b];
+    Py_ssize_t n = x->n < y->n ? x->n : y->n;
+    int c = memcmp(x->s, y->s, (size_t)n);
+    if (c) return c;
+    return x->n < y->n ? -1 : (x->n > y->n);
+}
+
+typedef struct {
+    Vocab vocab;
+    int *flat;             /* every message's token ids */
+    Py_ssize_t *start;     /* where message i's tokens begin in flat */
+    int *width;
+    long long *weight;
+    Py_ssize_t n;
+    /* rules */
+    int min_variable, min_rare, values_by_shape;
+    long long rare_weight;
+    double similarity;
+    /* scratch per token id, for counting a slot's values */
+    int *stamp, *count;
+    long long *wsum;
+    int mark;
+} Ctx;
+
+static Ctx *sort_ctx; /* qsort has no context argument; the GIL serialises calls */
+
+static int by_weight_then_text(const void *pa, const void *pb) {
+    int a = *(const int *)pa, b = *(const int *)pb;
+    const Ctx *c = sort_ctx;
+    if (c->weight[a] != c->weight[b]) return c->weight[a] > c->weight[b] ? -1 : 1;
+    const int *x = c->flat + c->start[a], *y = c->flat + c->start[b];
+    int w = c->width[a] < c->width[b] ? c->width[a] : c->width[b];
+    for (int k = 0; k < w; k++) {
+        int r = tok_cmp(&c->vocab, x[k], y[k]);
+        if (r) return r;
+    }
+    if (c->width[a] != c->width[b]) return c->width[a] < c->width[b] ? -1 : 1;
+    return (a > b) - (a < b);
+}
+
+static int by_int(const void *pa, const void *pb) {
+    int a = *(const int *)pa, b = *(const int *)pb;
+    return (a > b) - (a < b);
+}
+
+static int by_token_text(const void *pa, const void *pb) {
+    return tok_cmp(&sort_ctx->vocab, *(const int *)pa, *(const int *)pb);
+}
+
+/* (position, token) -> clusters whose template held that token there when they were made.
+ * Entries are never removed: a reader skips a cluster whose template has since turned into
+ * the wildcard there (a template position never turns back). */
+typedef struct {
+    uint64_t *keys; /* pos << 32 | token, + 1; 0 = empty */
+    IntVec *lists;
+    size_t mask, used;
+} Index;
+
+static uint64_t mix(uint64_t x) {
+    x ^= x >> 33, x *= 0xff51afd7ed558ccdULL, x ^= x >> 33;
+    return x;
+}
+
+static int index_grow(Index *ix) {
+    size_t size = ix->keys ? (ix->mask + 1) * 2 : 1024;
+    uint64_t *keys = calloc(size, sizeof(uint64_t));
+    IntVec *lists = calloc(size, sizeof(IntVec));
+    if (!keys || !lists) {
+        free(keys), free(lists);
+        return -1;
+    }
+    if (ix->keys) {
+        for (size_t i = 0; i <= ix->mask; i++) {
+            if (!ix->keys[i]) continue;
+            size_t at = mix(ix->keys[i]) & (size - 1);
+            while (keys[at]) at = (at + 1) & (size - 1);
+            keys[at] = ix->keys[i], lists[at] = ix->lists[i];
+        }
+    }
+    free(ix->keys), free(ix->lists);
+    ix->keys = keys, ix->lists = lists, ix->mask = size - 1;
+    return 0;
+}
+
+static IntVec *index_get(Index *ix, int pos, int tok, int create) {
+    if (!ix->keys) {
+        if (!create) return NULL;
+        if (index_grow(ix) < 0) return NULL;
+    }
+    uint64_t key = (((uint64_t)pos << 32) | (uint32_t)tok) + 1;
+    size_t at = mix(key) & ix->mask;
+    while (ix->keys[at]) {
+        if (ix->keys[at] == key) return &ix->lists[at];
+        at = (at + 1) & ix->mask;
+    }
+    if (!create) return NULL;
+    if ((ix->used + 1) * 2 > ix->mask + 1) {
+        if (index_grow(ix) < 0) return NULL;
+        return index_get(ix, pos, tok, create);
+    }
+    ix->keys[at] = key, ix->used++;
+    return &ix->lists[at];
+}
+
+static void index_free(Index *ix) {
+    if (ix->keys)
+        for (size_t i = 0; i <= ix->mask; i++) free(ix->lists[i].items);
+    free(ix->keys), free(ix->lists);
+}
+
+typedef struct {
+    int len, pos;
+} Probe;
+
+static int by_probe(const void *pa, const void *pb) {
+    const Probe *a = pa, *b = pb;
+    if (a->len != b->len) return a->len < b->len ? -1 : 1;
+    return (a->pos > b->pos) - (a->pos < b->pos);
+}
+
+/* grouping._clusters over one bucket: each message, heaviest first then in text order, joins
+ * the cluster (lowest number among equals) whose template shares the most positions with it,
+ * if at least `need`. Fills `members` (one IntVec per cluster, made in order). */
+static int clusters(Ctx *c, int *ids, int n, IntVec **out_members, int *out_count) {
+    int width = c->width[ids[0]];
+    int *order = malloc((size_t)n * sizeof(int));
+    Probe *probes = malloc((size_t)width * sizeof(Probe));
+    IntVec templates = {0};
+    IntVec *members = NULL;
+    int count = 0, cap = 0, *seen = NULL, rc = -1;
+    Index ix = {0};
+    if (!order || !probes) goto done;
+    memcpy(order, ids, (size_t)n * sizeof(int));
+    sort_ctx = c;
+    qsort(order, (size_t)n, sizeof(int), by_weight_then_text);
+    int need = (int)ceil(c->similarity * width);
+    if (need < 1) need = 1;
+    for (int o = 0; o < n; o++) {
+        int m = order[o];
+        const int *t = c->flat + c->start[m];
+        for (int p = 0; p < width; p++) {
+            IntVec *list = index_get(&ix, p, t[p], 0);
+            probes[p] = (Probe){list ? list->len : 0, p};
+        }
+        qsort(probes, (size_t)width, sizeof(Probe), by_probe);
+        int best = -1, best_same = need - 1;
+        for (int k = 0; k < width - need + 1; k++) {
+            int p = probes[k].pos;
+            if (t[p] == WILD) continue;
+            IntVec *list = index_get(&ix, p, t[p], 0);
+            if (!list) continue;
+            for (int j = 0; j < list->len; j++) {
+                int cl = list->items[j];
+                const int *tmpl = templates.items + (size_t)cl * width;
+                if (tmpl[p] != t[p] || seen[cl] == o + 1) continue;
+                seen[cl] = o + 1;
+                int same = 0;
+                for (int q = 0; q < width; q++) same += (tmpl[q] == t[q] && tmpl[q] != WILD);
+                if (same > best_same || (best >= 0 && same == best_same && cl < best)) best = cl, best_same = same;
+            }
+        }
+        if (best < 0) {
+            if (count == cap) {
+                cap = cap ? cap * 2 : 16;
+                IntVec *grown = realloc(members, (size_t)cap * sizeof(IntVec));
+                int *grown_seen = realloc(seen, (size_t)cap * sizeof(int));
+                if (grown) members = grown;
+                if (grown_seen) seen = grown_seen;
+                if (!grown || !grown_seen) goto done;
+            }
+            members[count] = (IntVec){0};
+            seen[count] = 0;
+            if (vec_push(&members[count], m) < 0) goto done;
+            count++;
+            for (int p = 0; p < width; p++) {
+                if (vec_push(&templates, t[p]) < 0) goto done;
+                if (t[p] == WILD) continue;
+                IntVec *list = index_get(&ix, p, t[p], 1);
+                if (!list || vec_push(list, count - 1) < 0) goto done;
+            }
+            continue;
+        }
+        if (vec_push(&members[best], m) < 0) goto done;
+        int *tmpl = templates.items + (size_t)best * width;
+        for (int p = 0; p < width; p++)
+            if (tmpl[p] != t[p]) tmpl[p] = WILD;
+    }
+    rc = 0;
+done:
+    if (rc < 0) {
+        for (int k = 0; k < count; k++) free(members[k].items);
+        free(members);
+        members = NULL;
+        PyErr_NoMemory();
+    }
+    *out_members = members, *out_count = count;
+    free(order), free(probes), free(templates.items), free(seen);
+    index_free(&ix);
+    return rc;
+}
+
+/* The distinct tokens at `pos` over `members`, counted into c->count / c->wsum. */
+static int slot_values(Ctx *c, const IntVec *members, int pos, IntVec *values) {
+    c->mark++;
+    values->len = 0;
+    for (int k = 0; k < members->len; k++) {
+        int m = members->items[k], tok = c->flat[c->start[m] + pos];
+        if (c->stamp[tok] != c->mark) {
+            c->stamp[tok] = c->mark, c->count[tok] = 0, c->wsum[tok] = 0;
+            if (vec_push(values, tok) < 0) return -1;
+        }
+        c->count[tok]++;
+        c->wsum[tok] += c->weight[m];
+    }
+    return 0;
+}
+
+/* grouping._is_variable for a one-token slot. */
+static int is_variable(const Ctx *c, const IntVec *values) {
+    int distinct = values->len;
+    if (distinct >= c->min_variable) return 1;
+    if (c->values_by_shape) {
+        int all = 1;
+        for (int k = 0; k < distinct && all; k++) all = c->vocab.toks[values->items[k]].variable;
+        if (all) return 1;
+    }
+    if (distinct < c->min_rare) return 0;
+    int rare = 0;
+    for (int k = 0; k < distinct; k++) {
+        int tok = values->items[k];
+        rare += c->count[tok] == 1 && c->wsum[tok] <= c->rare_weight;
+    }
+    return rare * 2 > distinct;
+}
+
+static PyObject *token_str(Ctx *c, PyObject **cache, int tok) {
+    if (!cache[tok]) cache[tok] = PyUnicode_DecodeUTF8(c->vocab.toks[tok].s, c->vocab.toks[tok].n, "surrogatepass");
+    Py_XINCREF(cache[tok]);
+    return cache[tok];
+}
+
+static PyObject *emit(Ctx *c, PyObject **cache, const IntVec *members, const char *varying, int width) {
+    PyObject *ids = PyList_New(members->len), *tokens = PyList_New(width);
+    if (!ids || !tokens) goto fail;
+    for (int k = 0; k < members->len; k++) {
+        PyObject *i = PyLong_FromLong(members->items[k]);
+        if (!i) goto fail;
+        PyList_SET_ITEM(ids, k, i);
+    }
+    const int *t = c->flat + c->start[members->items[0]];
+    for (int p = 0; p < width; p++) {
+        PyObject *s = token_str(c, cache, varying[p] ? WILD : t[p]);
+        if (!s) goto fail;
+        PyList_SET_ITEM(tokens, p, s);
+    }
+    PyObject *part = PyTuple_Pack(2, ids, tokens);
+    Py_DECREF(ids), Py_DECREF(tokens);
+    return part;
+fail:
+    Py_XDECREF(ids), Py_XDECREF(tokens);
+    return NULL;
+}
+
+/* grouping._positional_parts over one bucket; appends its parts to `out`. */
+static int bucket_parts(Ctx *c, PyObject **cache, int *ids, int n, PyObject *out) {
+    IntVec *members = NULL, values = {0};
+    int count = 0, rc = -1, width = c->width[ids[0]];
+    if (clusters(c, ids, n, &members, &count) < 0) return -1;
+    IntVec *stack = NULL;
+    int depth = 0, cap = count > 16 ? count : 16;
+    char *varying = malloc((size_t)width + 1);
+    stack = malloc((size_t)cap * sizeof(IntVec));
+    if (!stack || !varying) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (int k = 0; k < count; k++) {
+        qsort(members[k].items, (size_t)members[k].len, sizeof(int), by_int);
+        stack[depth++] = members[k];
+        members[k] = (IntVec){0};
+    }
+    while (depth) {
+        IntVec part = stack[--depth];
+        int split_at = -1, split_count = 0;
+        for (int p = 0; p < width; p++) {
+            varying[p] = 0;
+            if (slot_values(c, &part, p, &values) < 0) {
+                free(part.items);
+                PyErr_NoMemory();
+                goto done;
+            }
+            if (values.len == 1) continue;
+            varying[p] = 1;
+            if (!is_variable(c, &values) && (split_at < 0 || values.len < split_count))
+                split_at = p, split_count = values.len;
+        }
+        if (split_at >= 0) {
+            if (slot_values(c, &part, split_at, &values) < 0) {
+                free(part.items);
+                PyErr_NoMemory();
+                goto done;
+            }
+            sort_ctx = c;
+            qsort(values.items, (size_t)values.len, sizeof(int), by_token_text);
+            if (depth + values.len > cap) {
+                cap = (depth + values.len) * 2;
+                IntVec *grown = realloc(stack, (size_t)cap * sizeof(IntVec));
+                if (!grown) {
+                    free(part.items);
+                    PyErr_NoMemory();
+                    goto done;
+                }
+                stack = grown;
+            }
+            /* c->count[tok] := the child's slot on the stack, for one pass over the members */
+            for (int k = 0; k < values.len; k++) {
+                stack[depth + k] = (IntVec){0};
+                c->count[values.items[k]] = depth + k;
+            }
+            int failed = 0;
+            for (int k = 0; k < part.len && !failed; k++) {
+                int m = part.items[k];
+                failed = vec_push(&stack[c->count[c->flat[c->start[m] + split_at]]], m) < 0;
+            }
+            depth += values.len;
+            free(part.items);
+            if (failed) {
+                PyErr_NoMemory();
+                goto done;
+            }
+            continue;
+        }
+        PyObject *emitted = emit(c, cache, &part, varying, width);
+        free(part.items);
+        if (!emitted || PyList_Append(out, emitted) < 0) {
+            Py_XDECREF(emitted);
+            goto done;
+        }
+        Py_DECREF(emitted);
+    }
+    rc = 0;
+done:
+    while (depth) free(stack[--depth].items);
+    for (int k = 0; k < count; k++) free(members[k].items);
+    free(members), free(stack), free(varying), free(values.items);
+    return rc;
+}
+
+/* --- Texts: distinct strings numbered in order of first appearance, stored as UTF-8 ---------
+ *
+ * Why: `skillsmith group` keeps every distinct normalized message of its input until the
+ * patterns are merged; hundreds of thousands of str objects in dicts cost about 250 bytes
+ * each beyond their text, and their small blocks, interleaved with each chunk's, keep
+ * memory from being returned. Here a text costs its UTF-8 bytes, an offset and a hash slot.
+ * Lone surrogates are kept (surrogatepass), so any str comes back as it went in.
+ */
+typedef struct {
+    PyObject_HEAD
+    Vocab vocab; /* text number -> its bytes, and the hash table */
+    char **blocks; /* the texts' bytes, in blocks that never move (growing one block by copying
+                      would hold the old and the new copy at once) */
+    Py_ssize_t nblocks, blocks_cap;
+    size_t block_used, block_cap; /* of the last block */
+} TextsObject;
+
+#define TEXT_BLOCK (1 << 20)
+
+static const char *texts_at(const TextsObject *t, Py_ssize_t i, Py_ssize_t *n) {
+    *n = t->vocab.toks[i].n;
+    return t->vocab.toks[i].s;
+}
+
+/* Room for n more bytes; where they go. */
+static char *texts_room(TextsObject *t, size_t n) {
+    if (t->nblocks && t->block_used + n <= t->block_cap) return t->blocks[t->nblocks - 1] + t->block_used;
+    if (t->nblocks == t->blocks_cap) {
+        Py_ssize_t cap = t->blocks_cap ? t->blocks_cap * 2 : 64;
+        char **blocks = realloc(t->blocks, (size_t)cap * sizeof(char *));
+        if (!blocks) return NULL;
+        t->blocks = blocks, t->blocks_cap = cap;
+    }
+    size_t size = n > TEXT_BLOCK ? n : TEXT_BLOCK;
+    char *block = malloc(size ? size : 1);
+    if (!block) return NULL;
+    t->blocks[t->nblocks++] = block;
+    t->block_used = 0, t->block_cap = size;
+    return block;
+}
+
+/* The UTF-8 of a str (surrogatepass); *owner holds a bytes object to release, or NULL. */
+static const char *utf8_of(PyObject *text, Py_ssize_t *n, PyObject **owner) {
+    *owner = NULL;
+    if (!PyUnicode_Check(text)) {
+        PyErr_SetString(PyExc_TypeError, "texts are str");
+        return NULL;
+    }
+    const char *s = PyUnicode_AsUTF8AndSize(text, n);
+    if (s || !PyErr_ExceptionMatches(PyExc_UnicodeEncodeError)) return s;
+    PyErr_Clear();
+    *owner = PyUnicode_AsEncodedString(text, "utf-8", "surrogatepass");
+    if (!*owner) return NULL;
+    *n = PyBytes_GET_SIZE(*owner);
+    return PyBytes_AS_STRING(*owner);
+}
+
+static PyObject *texts_add(TextsObject *t, PyObject *text) {
+    Py_ssize_t n;
+    PyObject *owner;
+    size_t slot;
+    const char *s = utf8_of(text, &n, &owner);
+    if (!s) return NULL;
+    int id = vocab_find(&t->vocab, s, n, &slot);
+    if (id == -1) {
+        char *room = texts_room(t, (size_t)n);
+        if (!room) {
+            PyErr_NoMemory();
+            id = -2;
+        } else {
+            memcpy(room, s, (size_t)n);
+            t->block_used += (size_t)n;
+            id = vocab_insert(&t->vocab, slot, room, n);
+        }
+    }
+    Py_XDECREF(owner);
+    return id < 0 ? NULL : PyLong_FromLong(id);
+}
+
+static Py_ssize_t texts_len(TextsObject *t) { return t->vocab.count; }
+
+static PyObject *texts_item(TextsObject *t, Py_ssize_t i) {
+    if (i < 0 || i >= t->vocab.count) {
+        PyErr_SetString(PyExc_IndexError, "text number out of range");
+        return NULL;
+    }
+    Py_ssize_t n;
+    const char *s = texts_at(t, i, &n);
+    return PyUnicode_DecodeUTF8(s, n, "surrogatepass");
+}
+
+static void texts_dealloc(TextsObject *t) {
+    for (Py_ssize_t k = 0; k < t->nblocks; k++) free(t->blocks[k]);
+    free(t->blocks), free(t->vocab.toks), free(t->vocab.slots);
+    Py_TYPE(t)->tp_free((PyObject *)t);
+}
+
+static PyMethodDef texts_methods[] = {
+    {"add", (PyCFunction)texts_add, METH_O, "add(text) -> its number (a new text gets the next one)"},
+    {NULL, NULL, 0, NULL},
+};
+
+static PySequenceMethods texts_as_sequence = {
+    .sq_length = (lenfunc)texts_len,
+    .sq_item = (ssizeargfunc)texts_item,
+};
+
+static PyTypeObject TextsType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "skillsmith_assets.mining._patterns.Texts",
+    .tp_basicsize = sizeof(TextsObject),
+    .tp_dealloc = (destructor)texts_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Distinct strings numbered in order of first appearance, kept as UTF-8 in large blocks.",
+    .tp_methods = texts_methods,
+    .tp_as_sequence = &texts_as_sequence,
+    .tp_new = PyType_GenericNew,
+};
+
+static int by_width_then_index(const void *pa, const void *pb) {
+    int a = *(const int *)pa, b = *(const int *)pb;
+    const Ctx *c = sort_ctx;
+    if (c->width[a] != c->width[b]) return c->width[a] < c->width[b] ? -1 : 1;
+    return (a > b) - (a < b);
+}
+
+static PyObject *positional_parts(PyObject *self, PyObject *args) {
+    PyObject *messages, *weights;
+    Ctx c = {0};
+    PyObject *out = NULL, **cache = NULL;
+    int *ids = NULL;
+    IntVec flat = {0};
+    if (!PyArg_ParseTuple(args, "OO!iiLdp", &messages, &PyList_Type, &weights, &c.min_variable, &c.min_rare,
+                          &c.rare_weight, &c.similarity, &c.values_by_shape))
+        return NULL;
+    TextsObject *texts = PyObject_TypeCheck(messages, &TextsType) ? (TextsObject *)messages : NULL;
+    if (!texts && !PyList_Check(messages)) {
+        PyErr_SetString(PyExc_TypeError, "messages: a list of str or a Texts");
+        return NULL;
+    }
+    c.n = texts ? texts->vocab.count : PyList_GET_SIZE(messages);
+    if (PyList_GET_SIZE(weights) != c.n) {
+        PyErr_SetString(PyExc_ValueError, "weights must have one entry per message");
+        return NULL;
+    }
+    c.start = malloc(((size_t)c.n + 1) * sizeof(Py_ssize_t));
+    c.width = malloc(((size_t)c.n + 1) * sizeof(int));
+    c.weight = malloc(((size_t)c.n + 1) * sizeof(long long));
+    ids = malloc(((size_t)c.n + 1) * sizeof(int));
+    if (!c.start || !c.width || !c.weight || !ids || intern(&c.vocab, "<*>", 3) != WILD) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < c.n; i++) {
+        Py_ssize_t size;
+        const char *text = texts ? texts_at(texts, i, &size) : PyUnicode_AsUTF8AndSize(PyList_GET_ITEM(messages, i), &size);
+        if (!text) goto done; /* not a str, or a lone surrogate: the caller falls back */
+        c.weight[i] = PyLong_AsLongLong(PyList_GET_ITEM(weights, i));
+        if (c.weight[i] == -1 && PyErr_Occurred()) goto done;
+        c.start[i] = flat.len;
+        Py_ssize_t from = 0;
+        for (Py_ssize_t k = 0; k <= size; k++) {
+            if (k < size && text[k] != ' ') continue;
+            int tok = intern(&c.vocab, text + from, k - from);
+            if (tok < 0) goto done; /* the error is set */
+            if (vec_push(&flat, tok) < 0) {
+                PyErr_NoMemory();
+                goto done;
+            }
+            from = k + 1;
+        }
+        c.width[i] = (int)(flat.len - c.start[i]);
+        ids[i] = (int)i;
+    }
+    c.flat = flat.items;
+    c.stamp = calloc((size_t)c.vocab.count, sizeof(int));
+    c.count = calloc((size_t)c.vocab.count, sizeof(int));
+    c.wsum = calloc((size_t)c.vocab.count, sizeof(long long));
+    cache = calloc((size_t)c.vocab.count, sizeof(PyObject *));
+    out = PyList_New(0);
+    if (!c.stamp || !c.count || !c.wsum || !cache || !out) {
+        if (out) Py_CLEAR(out);
+        else PyErr_NoMemory();
+        goto done;
+    }
+    sort_ctx = &c;
+    qsort(ids, (size_t)c.n, sizeof(int), by_width_then_index);
+    for (Py_ssize_t from = 0, to; from < c.n; from = to) {
+        for (to = from + 1; to < c.n && c.width[ids[to]] == c.width[ids[from]];) to++;
+        if (bucket_parts(&c, cache, ids + from, (int)(to - from), out) < 0) {
+            Py_CLEAR(out);
+            goto done;
+        }
+    }
+done:
+    if (cache)
+        for (int k = 0; k < c.vocab.count; k++) Py_XDECREF(cache[k]);
+    free(cache), free(c.stamp), free(c.count), free(c.wsum);
+    free(c.start), free(c.width), free(c.weight), free(ids), free(flat.items);
+    free(c.vocab.toks), free(c.vocab.slots);
+    return out;
+}
+
+static PyMethodDef methods[] = {
+    {"positional_parts", positional_parts, METH_VARARGS,
+     "positional_parts(messages, weights, min_variable_values, min_rare_values, rare_weight, similarity, "
+     "values_by_shape): pass 1 of pattern merging, the parts grouping._positional_parts makes, all token counts "
+     "in increasing order."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_patterns",
+                                    "Pass 1 of pattern merging, compiled (see grouping.py).", -1, methods};
+
+PyMODINIT_FUNC PyInit__patterns(void) {
+    if (PyType_Ready(&TextsType) < 0) return NULL;
+    PyObject *m = PyModule_Create(&module);
+    if (!m) return NULL;
+    Py_INCREF(&TextsType);
+    if (PyModule_AddObject(m, "Texts", (PyObject *)&TextsType) < 0) {
+        Py_DECREF(&TextsType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

@@ -1,0 +1,893 @@
+/* The compiled normalization engine: runs the rule table's programs (compiled by
+ * native_normalize.py from re's own syntax tree) over UCS-4 text.
+ *
+ * The matcher is a backtracking machine with re's semantics: ordered
+ * alternatives, greedy repeats backed off one step at a time, captures restored
+ * on backtracking. A message is copied out of its Python object, normalized with
+ * the GIL released (so two threads use two cores), and copied back.
+ */
+#define PY_SSIZE_T_CLEAN
+#define _GNU_SOURCE /* memmem */
+#include <Python.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef uint32_t ch;
+
+enum { OP_CLASS = 1, OP_REPEAT, OP_SPLIT, OP_JMP, OP_SAVE, OP_BEHIND, OP_AHEAD, OP_BEGIN, OP_END, OP_MATCH };
+enum { STEP_MASK = 0, STEP_CLIP, STEP_TRUNCATE, STEP_TRIM };
+#define CLASS_SIZE 129
+#define NUL_REPLACEMENT 0x2400
+
+typedef struct {
+    int32_t *code;
+    int nslots;
+    int first;    /* class of the characters a match can start with */
+    int anchored; /* starts with \A: only position 0 can match */
+    int behind;   /* class of a leading lookbehind, -1: none */
+    int behind_negative;
+} Prog;
+
+typedef struct {
+    int group; /* >= 0: a capture group; -1: literal text */
+    ch *text;
+    char *ascii;
+    Py_ssize_t len;
+} Part;
+
+typedef struct {
+    ch *text;
+    Py_ssize_t len;
+    char *ascii;      /* the same text as bytes (guards and keywords are ASCII) */
+    uint64_t need[2]; /* the ASCII characters it holds, as bits */
+} Str;
+
+typedef struct {
+    int type;
+    Prog prog;
+    Part *parts;
+    int nparts;
+    Str guard;
+    Str *keywords;
+    int nkeywords;
+    int digits;
+    int narrow;  /* few characters can start a match: scanning is cheaper than searching for needles */
+    int numeric; /* every match starts with a digit or '-': only those positions are tried */
+    Py_ssize_t a, b;
+} Step;
+
+typedef struct {
+    PyObject_HEAD
+    uint8_t *classes;
+    Step *steps;
+    int nsteps;
+    Prog kind;
+    Str kind_default;
+} Engine;
+
+/* ---- per-call working memory ------------------------------------------------------- */
+
+enum { FRAME_BRANCH, FRAME_REPEAT };
+
+typedef struct {
+    int kind;
+    int pc;
+    Py_ssize_t pos, count, min, trail;
+    const uint8_t *next; /* FRAME_REPEAT: the class the following character must be in, or NULL */
+} Frame;
+
+typedef struct {
+    int slot;
+    Py_ssize_t old;
+} Trail;
+
+typedef struct {
+    Frame *frames;
+    Py_ssize_t nframes, capframes;
+    Trail *trail;
+    Py_ssize_t ntrail, captrail;
+    Py_ssize_t slots[64];
+    ch *text, *other;
+    Py_ssize_t captext, capother;
+    /* The text as bytes for substring tests (other characters become 0x80, which no needle
+     * holds), as is and ASCII-lower-cased; made when first needed after the text changes. */
+    char *bytes, *otherbytes, *lower;
+    Py_ssize_t capbytes, capotherbytes, caplower;
+    int bytes_valid, lower_valid;
+    /* Positions of digits and '-', shared by the numeric masks until the text changes. */
+    Py_ssize_t *numeric;
+    Py_ssize_t nnumeric, capnumeric;
+    int numeric_valid;
+    /* How often each ASCII character occurs in the text ([128]: all others), kept up to date by
+     * substitute() while counted is set: guards and keywords are checked against it. */
+    int32_t counts[CLASS_SIZE];
+    uint64_t present[2]; /* the ASCII characters with a non-zero count, as bits */
+    int counted;
+    int failed; /* out of memory */
+} Work;
+
+static int grow(void **buf, Py_ssize_t *cap, Py_ssize_t need, size_t item) {
+    if (need <= *cap) return 1;
+    Py_ssize_t size = *cap ? *cap : 64;
+    while (size < need) size *= 2;
+    void *p = realloc(*buf, (size_t)size * item);
+    if (!p) return 0;
+    *buf = p;
+    *cap = size;
+    return 1;
+}
+
+static inline int in_class(const uint8_t *cls, ch c) { return c < 128 ? cls[c] : cls[128]; }
+
+static int push_frame(Work *w, int kind, int pc, Py_ssize_t pos, Py_ssize_t count, Py_ssize_t min,
+                      const uint8_t *next) {
+    if (!grow((void **)&w->frames, &w->capframes, w->nframes + 1, sizeof(Frame))) return 0;
+    Frame *f = &w->frames[w->nframes++];
+    f->kind = kind;
+    f->pc = pc;
+    f->pos = pos;
+    f->count = count;
+    f->min = min;
+    f->next = next;
+    f->trail = w->ntrail;
+    return 1;
+}
+
+/* Match prog at start; on success the end is stored and w->slots hold the captures. */
+static int run(const Engine *e, const Prog *p, const ch *t, Py_ssize_t n, Py_ssize_t start, Work *w,
+               Py_ssize_t *end) {
+    const int32_t *code = p->code;
+    int pc = 0;
+    Py_ssize_t pos = start;
+    for (int i = 0; i < p->nslots; i++) w->slots[i] = -1;
+    w->nframes = 0;
+    w->ntrail = 0;
+    for (;;) {
+        switch (code[pc]) {
+        case OP_CLASS:
+            if (pos < n && in_class(e->classes + code[pc + 1] * CLASS_SIZE, t[pos])) {
+                pos++;
+                pc += 2;
+                continue;
+            }
+            goto fail;
+        case OP_REPEAT: {
+            const uint8_t *cls = e->classes + code[pc + 1] * CLASS_SIZE;
+            Py_ssize_t min = code[pc + 2], max = code[pc + 3];
+            Py_ssize_t limit = (max < 0 || n - pos < max) ? n - pos : max;
+            Py_ssize_t k = 0;
+            while (k < limit && in_class(cls, t[pos + k])) k++;
+            /* A run followed by a class only stops where that class matches (what backing off finds). */
+            const uint8_t *next = code[pc + 4] == OP_CLASS ? e->classes + code[pc + 5] * CLASS_SIZE : NULL;
+            if (next)
+                while (k >= min && !(pos + k < n && in_class(next, t[pos + k]))) k--;
+            if (k < min) goto fail;
+            if (k > min && !push_frame(w, FRAME_REPEAT, pc + 4, pos, k, min, next)) goto oom;
+            pos += k;
+            pc += 4;
+            continue;
+        }
+        case OP_SPLIT:
+            if (code[code[pc + 1]] == OP_CLASS &&
+                !(pos < n && in_class(e->classes + code[code[pc + 1] + 1] * CLASS_SIZE, t[pos]))) {
+                pc = code[pc + 2]; /* the first way starts with a character that is not here */
+                continue;
+            }
+            if (!push_frame(w, FRAME_BRANCH, code[pc + 2], pos, 0, 0, NULL)) goto oom;
+            pc = code[pc + 1];
+            continue;
+        case OP_JMP:
+            pc = code[pc + 1];
+            continue;
+        case OP_SAVE: {
+            int slot = code[pc + 1];
+            if (!grow((void **)&w->trail, &w->captrail, w->ntrail + 1, sizeof(Trail))) goto oom;
+            w->trail[w->ntrail].slot = slot;
+            w->trail[w->ntrail].old = w->slots[slot];
+            w->ntrail++;
+            w->slots[slot] = pos;
+            pc += 2;
+            continue;
+        }
+        case OP_BEHIND: {
+            int ok = pos > 0 && in_class(e->classes + code[pc + 1] * CLASS_SIZE, t[pos - 1]);
+            if (ok == code[pc + 2]) goto fail; /* code[pc + 2]: negative lookbehind */
+            pc += 3;
+            continue;
+        }
+        case OP_AHEAD: {
+            int ok = pos < n && in_class(e->classes + code[pc + 1] * CLASS_SIZE, t[pos]);
+            if (ok == code[pc + 2]) goto fail;
+            pc += 3;
+            continue;
+        }
+        case OP_BEGIN:
+            if (pos != 0) goto fail;
+            pc++;
+            continue;
+        case OP_END:
+            if (pos != n) goto fail;
+            pc++;
+            continue;
+        case OP_MATCH:
+            *end = pos;
+            return 1;
+        default:
+            goto oom;
+        }
+    fail:
+        if (w->nframes == 0) return 0;
+        {
+            Frame *f = &w->frames[w->nframes - 1];
+            while (w->ntrail > f->trail) {
+                w->ntrail--;
+                w->slots[w->trail[w->ntrail].slot] = w->trail[w->ntrail].old;
+            }
+            pc = f->pc;
+            if (f->kind == FRAME_BRANCH) {
+                pos = f->pos;
+                w->nframes--;
+            } else {
+                f->count--;
+                if (f->next)
+                    while (f->count >= f->min && !(f->pos + f->count < n && in_class(f->next, t[f->pos + f->count])))
+                        f->count--;
+                if (f->count < f->min) {
+                    w->nframes--;
+                    goto fail;
+                }
+                pos = f->pos + f->count;
+                if (f->count == f->min) w->nframes--;
+            }
+        }
+    }
+oom:
+    w->failed = 1;
+    return 0;
+}
+
+/* Leftmost match at or after `from`, like re.search(pattern, text, pos=from). */
+/* Whether a match may start at s: its first character and its leading lookbehind allow it.
+ * b: the text as bytes (every non-ASCII character is 0x80, the classes' last entry). */
+static inline int may_start(const uint8_t *first, const uint8_t *behind, int negative, const uint8_t *b,
+                            Py_ssize_t s) {
+    if (!first[b[s]]) return 0;
+    return !behind || (s > 0 && behind[b[s - 1]]) != negative;
+}
+
+/* Leftmost match at or after `from`, like re.search(pattern, text, pos=from). */
+static int search(const Engine *e, const Prog *p, const ch *t, Py_ssize_t n, Py_ssize_t from, Work *w,
+                  Py_ssize_t *mstart, Py_ssize_t *mend) {
+    if (p->anchored) {
+        if (from > 0) return 0;
+        *mstart = 0;
+        return run(e, p, t, n, 0, w, mend);
+    }
+    const uint8_t *first = e->classes + p->first * CLASS_SIZE, *b = (const uint8_t *)w->bytes;
+    const uint8_t *behind = p->behind >= 0 ? e->classes + p->behind * CLASS_SIZE : NULL;
+    for (Py_ssize_t s = from; s < n; s++) { /* programs never match the empty string */
+        if (!first[b[s]]) continue;
+        if (behind && (s > 0 && behind[b[s - 1]]) == p->behind_negative) continue;
+        if (run(e, p, t, n, s, w, mend)) {
+            *mstart = s;
+            return 1;
+        }
+        if (w->failed) return 0;
+    }
+    return 0;
+}
+
+/* search() over the numeric positions only; *cursor: the first candidate not yet tried. */
+static int search_numeric(const Engine *e, const Prog *p, const ch *t, Py_ssize_t n, Py_ssize_t from, Work *w,
+                          Py_ssize_t *cursor, Py_ssize_t *mstart, Py_ssize_t *mend) {
+    const uint8_t *first = e->classes + p->first * CLASS_SIZE, *b = (const uint8_t *)w->bytes;
+    const uint8_t *behind = p->behind >= 0 ? e->classes + p->behind * CLASS_SIZE : NULL;
+    for (Py_ssize_t i = *cursor; i < w->nnumeric; i++) {
+        Py_ssize_t s = w->numeric[i];
+        if (s < from || !may_start(first, behind, p->behind_negative, b, s)) continue;
+        if (run(e, p, t, n, s, w, mend)) {
+            *mstart = s;
+            *cursor = i + 1;
+            return 1;
+        }
+        if (w->failed) return 0;
+    }
+    *cursor = w->nnumeric;
+    return 0;
+}
+
+static int find_numeric(Work *w, Py_ssize_t n) {
+    w->nnumeric = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        ch c = w->text[i];
+        if ((c >= '0' && c <= '9') || c == '-') {
+            if (!grow((void **)&w->numeric, &w->capnumeric, w->nnumeric + 1, sizeof(Py_ssize_t))) return 0;
+            w->numeric[w->nnumeric++] = i;
+        }
+    }
+    w->numeric_valid = 1;
+    return 1;
+}
+
+static inline void set_bit(uint64_t *bits, unsigned c, int on) {
+    if (on) bits[c / 64] |= (uint64_t)1 << (c % 64);
+    else bits[c / 64] &= ~((uint64_t)1 << (c % 64));
+}
+
+static inline void count(Work *w, ch c) {
+    if (c >= 128) w->counts[128]++;
+    else if (w->counts[c]++ == 0) set_bit(w->present, c, 1);
+}
+
+static inline void uncount(Work *w, ch c) {
+    if (c >= 128) w->counts[128]--;
+    else if (--w->counts[c] == 0) set_bit(w->present, c, 0);
+}
+
+/* 'A'..'Z' are bits 1..26 of the upper word, 'a'..'z' bits 33..58. */
+#define UPPER_LETTERS ((((uint64_t)1 << 26) - 1) << 1)
+
+static int make_lower(Work *w, Py_ssize_t n);
+
+static int as_bytes(const ch *t, Py_ssize_t n, char **buf, Py_ssize_t *cap, int folded) {
+    if (!grow((void **)buf, cap, n + 1, 1)) return 0;
+    char *b = *buf;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        ch c = t[i];
+        b[i] = (char)(c >= 128 ? 0x80 : (folded && c >= 'A' && c <= 'Z') ? c + 32 : c);
+    }
+    return 1;
+}
+
+/* w->bytes made for the current text: search() reads classes off it. */
+static int ensure_bytes(Work *w, Py_ssize_t n) {
+    if (!w->bytes_valid) {
+        if (!as_bytes(w->text, n, &w->bytes, &w->capbytes, 0)) return 0;
+        w->bytes_valid = 1;
+    }
+    return 1;
+}
+
+/* Substring test of an ASCII needle; the character counts make absent or one-character
+ * needles cost nothing. folded: the needle is lower-case and the text is compared folded.
+ * shallow: only the counts are consulted (a "yes" may be wrong, a "no" never is). */
+static int contains(Work *w, Py_ssize_t n, const Str *needle, int folded, int shallow) {
+    Py_ssize_t m = needle->len;
+    if (m == 0) return 1;
+    if (m > n) return 0;
+    uint64_t high = folded ? w->present[1] | ((w->present[1] & UPPER_LETTERS) << 32) : w->present[1];
+    if ((needle->need[0] & ~w->present[0]) | (needle->need[1] & ~high)) return 0;
+    if (m == 1 || shallow) return 1;
+    if (folded && !w->lower_valid && !make_lower(w, n)) {
+        w->failed = 1;
+        return 0;
+    }
+    if (!folded && !ensure_bytes(w, n)) {
+        w->failed = 1;
+        return 0;
+    }
+    return memmem(folded ? w->lower : w->bytes, (size_t)n, needle->ascii, (size_t)m) != NULL;
+}
+
+static int make_lower(Work *w, Py_ssize_t n) {
+    if (!as_bytes(w->text, n, &w->lower, &w->caplower, 1)) return 0;
+    w->lower_valid = 1;
+    return 1;
+}
+
+/* Replace every match of step's program in w->text[0:*n]; the result becomes w->text. */
+/* Append text (and its byte copy) to the replacement being built in w->other / w->otherbytes. */
+static inline void append(Work *w, Py_ssize_t *out, const ch *text, const char *bytes, Py_ssize_t len) {
+    memcpy(w->other + *out, text, (size_t)len * sizeof(ch));
+    memcpy(w->otherbytes + *out, bytes, (size_t)len);
+    *out += len;
+}
+
+/* Replace every match of step's program in w->text[0:*n]; the result becomes w->text, and
+ * its byte copy and character counts are kept up to date on the way. */
+static void substitute(const Engine *e, const Step *step, Work *w, Py_ssize_t *n) {
+    Py_ssize_t at = 0, out = 0, mstart, mend, len = *n, cursor = 0;
+    int changed = 0;
+    if ((step->numeric && !w->numeric_valid && !find_numeric(w, len)) || !ensure_bytes(w, len)) {
+        w->failed = 1;
+        return;
+    }
+    while (at < len && (step->numeric ? search_numeric(e, &step->prog, w->text, len, at, w, &cursor, &mstart, &mend)
+                                      : search(e, &step->prog, w->text, len, at, w, &mstart, &mend))) {
+        Py_ssize_t need = out + (mstart - at);
+        for (int i = 0; i < step->nparts; i++) {
+            const Part *part = &step->parts[i];
+            if (part->group < 0) need += part->len;
+            else if (w->slots[2 * part->group] >= 0 && w->slots[2 * part->group + 1] >= 0)
+                need += w->slots[2 * part->group + 1] - w->slots[2 * part->group];
+        }
+        if (!grow((void **)&w->other, &w->capother, need + 1, sizeof(ch)) ||
+            !grow((void **)&w->otherbytes, &w->capotherbytes, need + 1, 1)) {
+            w->failed = 1;
+            return;
+        }
+        append(w, &out, w->text + at, w->bytes + at, mstart - at);
+        Py_ssize_t inserted = out;
+        for (Py_ssize_t i = mstart; i < mend; i++) uncount(w, w->text[i]);
+        for (int i = 0; i < step->nparts; i++) {
+            const Part *part = &step->parts[i];
+            if (part->group < 0) {
+                append(w, &out, part->text, part->ascii, part->len);
+            } else {
+                Py_ssize_t gs = w->slots[2 * part->group], ge = w->slots[2 * part->group + 1];
+                if (gs >= 0 && ge >= 0) append(w, &out, w->text + gs, w->bytes + gs, ge - gs);
+            }
+        }
+        for (Py_ssize_t i = inserted; i < out; i++) count(w, w->other[i]);
+        at = mend;
+        changed = 1;
+    }
+    if (w->failed || !changed) return;
+    if (!grow((void **)&w->other, &w->capother, out + (len - at) + 1, sizeof(ch)) ||
+        !grow((void **)&w->otherbytes, &w->capotherbytes, out + (len - at) + 1, 1)) {
+        w->failed = 1;
+        return;
+    }
+    append(w, &out, w->text + at, w->bytes + at, len - at);
+    ch *swap = w->text;
+    Py_ssize_t swapcap = w->captext;
+    w->text = w->other;
+    w->captext = w->capother;
+    w->other = swap;
+    w->capother = swapcap;
+    char *swapbytes = w->bytes;
+    swapcap = w->capbytes;
+    w->bytes = w->otherbytes;
+    w->capbytes = w->capotherbytes;
+    w->otherbytes = swapbytes;
+    w->capotherbytes = swapcap;
+    *n = out;
+}
+
+static void count_chars(Work *w, Py_ssize_t n) {
+    memset(w->counts, 0, sizeof(w->counts));
+    w->present[0] = w->present[1] = 0;
+    for (Py_ssize_t i = 0; i < n; i++) count(w, w->text[i]);
+}
+
+static int any_digit(const Work *w) { return (w->present[0] & ((uint64_t)0x3ff << '0')) != 0; }
+
+/* The text changed: what was derived from it must be made again. */
+static inline void changed(Work *w) {
+    w->counted = w->bytes_valid = w->lower_valid = w->numeric_valid = 0;
+}
+
+/* Whether a mask's guard and keywords allow a match (both are exact: a skipped mask cannot match). */
+static int may_match(const Step *step, Work *w, Py_ssize_t len) {
+    if (!w->counted) {
+        count_chars(w, len);
+        w->counted = 1;
+    }
+    if (!contains(w, len, &step->guard, 0, step->narrow)) return 0;
+    if (step->digits) return any_digit(w);
+    if (!step->nkeywords) return 1;
+    for (int k = 0; k < step->nkeywords; k++)
+        if (contains(w, len, &step->keywords[k], 1, step->narrow)) return 1;
+    return 0;
+}
+
+/* Normalize w->text[0:*n] in place (w->text may be swapped); mirrors normalize_error_message. */
+static void normalize_text(const Engine *e, Work *w, Py_ssize_t *n) {
+    Py_ssize_t len = *n;
+    changed(w);
+    for (Py_ssize_t i = 0; i < len; i++)
+        if (w->text[i] == 0) w->text[i] = NUL_REPLACEMENT;
+    for (int s = 0; s < e->nsteps && !w->failed; s++) {
+        const Step *step = &e->steps[s];
+        switch (step->type) {
+        case STEP_CLIP:
+            if (len > step->a + step->b) {
+                w->text[step->a] = '\n';
+                memmove(w->text + step->a + 1, w->text + len - step->b, (size_t)step->b * sizeof(ch));
+                len = step->a + 1 + step->b;
+                changed(w);
+            }
+            break;
+        case STEP_TRUNCATE:
+            if (len > step->a) {
+                len = step->a;
+                changed(w);
+            }
+            break;
+        case STEP_TRIM:
+            if (len > 0 && w->text[0] == ' ') {
+                memmove(w->text, w->text + 1, (size_t)(len - 1) * sizeof(ch));
+                len--;
+            }
+            if (len > 0 && w->text[len - 1] == ' ') len--;
+            changed(w);
+            break;
+        default: {
+            if (!may_match(step, w, len)) break;
+            Py_ssize_t before = len;
+            ch *before_text = w->text;
+            substitute(e, step, w, &len);
+            if (w->text != before_text || len != before) /* the counts and bytes follow the text */
+                w->lower_valid = w->numeric_valid = 0;
+        }
+        }
+    }
+    *n = len;
+}
+
+/* ---- construction ---------------------------------------------------------------------- */
+
+static int to_str(PyObject *obj, Str *out) {
+    if (!PyUnicode_Check(obj)) {
+        PyErr_SetString(PyExc_TypeError, "expected str");
+        return 0;
+    }
+    out->len = PyUnicode_GET_LENGTH(obj);
+    out->text = PyMem_Malloc((size_t)(out->len + 1) * sizeof(ch));
+    if (!out->text) {
+        PyErr_NoMemory();
+        return 0;
+    }
+    if (out->len && !PyUnicode_AsUCS4(obj, out->text, out->len, 0)) return 0;
+    out->ascii = PyMem_Malloc((size_t)out->len + 1);
+    if (!out->ascii) {
+        PyErr_NoMemory();
+        return 0;
+    }
+    out->need[0] = out->need[1] = 0;
+    for (Py_ssize_t i = 0; i < out->len; i++) {
+        if (out->text[i] >= 128) {
+            PyErr_SetString(PyExc_ValueError, "guards and keywords are ASCII");
+            return 0;
+        }
+        out->ascii[i] = (char)out->text[i];
+        set_bit(out->need, out->text[i], 1);
+    }
+    return 1;
+}
+
+static int to_prog(PyObject *tuple, Prog *prog) {
+    PyObject *code;
+    Py_buffer view;
+    if (!PyArg_ParseTuple(tuple, "Oiiiii", &code, &prog->nslots, &prog->first, &prog->anchored, &prog->behind,
+                          &prog->behind_negative))
+        return 0;
+    if (prog->nslots > 64) {
+        PyErr_SetString(PyExc_ValueError, "too many capture groups");
+        return 0;
+    }
+    if (PyObject_GetBuffer(code, &view, PyBUF_SIMPLE) < 0) return 0;
+    prog->code = PyMem_Malloc((size_t)view.len + sizeof(int32_t));
+    if (!prog->code) {
+        PyBuffer_Release(&view);
+        PyErr_NoMemory();
+        return 0;
+    }
+    memcpy(prog->code, view.buf, (size_t)view.len);
+    PyBuffer_Release(&view);
+    return 1;
+}
+
+static int to_step(PyObject *tuple, Step *step) {
+    if (!PyTuple_Check(tuple) || PyTuple_GET_SIZE(tuple) < 3) {
+        PyErr_SetString(PyExc_TypeError, "a step is a tuple");
+        return 0;
+    }
+    step->type = (int)PyLong_AsLong(PyTuple_GET_ITEM(tuple, 0));
+    if (step->type != STEP_MASK) {
+        step->a = PyLong_AsSsize_t(PyTuple_GET_ITEM(tuple, 1));
+        step->b = PyLong_AsSsize_t(PyTuple_GET_ITEM(tuple, 2));
+        return !PyErr_Occurred();
+    }
+    PyObject *prog, *parts, *guard, *keywords;
+    int type;
+    if (!PyArg_ParseTuple(tuple, "iOO!UO!iii", &type, &prog, &PyTuple_Type, &parts, &guard, &PyTuple_Type,
+                          &keywords, &step->digits, &step->narrow, &step->numeric))
+        return 0;
+    if (!to_prog(prog, &step->prog) || !to_str(guard, &step->guard)) return 0;
+    step->nparts = (int)PyTuple_GET_SIZE(parts);
+    step->parts = PyMem_Calloc((size_t)step->nparts + 1, sizeof(Part));
+    step->nkeywords = (int)PyTuple_GET_SIZE(keywords);
+    step->keywords = PyMem_Calloc((size_t)step->nkeywords + 1, sizeof(Str));
+    if (!step->parts || !step->keywords) {
+        PyErr_NoMemory();
+        return 0;
+    }
+    for (int i = 0; i < step->nparts; i++) {
+        PyObject *part = PyTuple_GET_ITEM(parts, i);
+        if (PyLong_Check(part)) {
+            step->parts[i].group = (int)PyLong_AsLong(part);
+            if (2 * step->parts[i].group + 1 >= step->prog.nslots) {
+                PyErr_SetString(PyExc_ValueError, "replacement refers to a missing group");
+                return 0;
+            }
+        } else {
+            step->parts[i].group = -1;
+            Str s;
+            if (!to_str(part, &s)) return 0;
+            step->parts[i].text = s.text;
+            step->parts[i].ascii = s.ascii;
+            step->parts[i].len = s.len;
+        }
+    }
+    for (int i = 0; i < step->nkeywords; i++)
+        if (!to_str(PyTuple_GET_ITEM(keywords, i), &step->keywords[i])) return 0;
+    return 1;
+}
+
+static void Engine_dealloc(Engine *self) {
+    for (int s = 0; s < self->nsteps; s++) {
+        Step *step = &self->steps[s];
+        PyMem_Free(step->prog.code);
+        PyMem_Free(step->guard.text);
+        PyMem_Free(step->guard.ascii);
+        for (int i = 0; step->parts && i < step->nparts; i++) {
+            PyMem_Free(step->parts[i].text);
+            PyMem_Free(step->parts[i].ascii);
+        }
+        PyMem_Free(step->parts);
+        for (int i = 0; step->keywords && i < step->nkeywords; i++) {
+            PyMem_Free(step->keywords[i].text);
+            PyMem_Free(step->keywords[i].ascii);
+        }
+        PyMem_Free(step->keywords);
+    }
+    PyMem_Free(self->steps);
+    PyMem_Free(self->classes);
+    PyMem_Free(self->kind.code);
+    PyMem_Free(self->kind_default.text);
+    PyMem_Free(self->kind_default.ascii);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static int Engine_init(Engine *self, PyObject *args, PyObject *Py_UNUSED(kwds)) {
+    Py_buffer classes;
+    PyObject *steps, *kind, *kind_default;
+    if (self->steps) {
+        PyErr_SetString(PyExc_RuntimeError, "an Engine is initialised once");
+        return -1;
+    }
+    if (!PyArg_ParseTuple(args, "y*O!O!U", &classes, &PyTuple_Type, &steps, &PyTuple_Type, &kind, &kind_default))
+        return -1;
+    if (classes.len % CLASS_SIZE) {
+        PyBuffer_Release(&classes);
+        PyErr_SetString(PyExc_ValueError, "class table size");
+        return -1;
+    }
+    self->classes = PyMem_Malloc((size_t)classes.len + 1);
+    if (!self->classes) {
+        PyBuffer_Release(&classes);
+        PyErr_NoMemory();
+        return -1;
+    }
+    memcpy(self->classes, classes.buf, (size_t)classes.len);
+    PyBuffer_Release(&classes);
+    self->nsteps = (int)PyTuple_GET_SIZE(steps);
+    self->steps = PyMem_Calloc((size_t)self->nsteps + 1, sizeof(Step));
+    if (!self->steps) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (int s = 0; s < self->nsteps; s++)
+        if (!to_step(PyTuple_GET_ITEM(steps, s), &self->steps[s])) return -1;
+    if (!to_prog(kind, &self->kind) || !to_str(kind_default, &self->kind_default)) return -1;
+    return 0;
+}
+
+/* ---- normalize(messages) -> [(norm_error, kind), ...] ----------------------------------- */
+
+typedef struct {
+    Py_ssize_t start, len;           /* the normalized text in the output arena */
+    Py_ssize_t kind_start, kind_len; /* kind_start < 0: the default kind */
+    uint64_t hash;
+} Result;
+
+/* The distinct results of a batch: many messages normalize to the same text. */
+typedef struct {
+    Result *results;
+    Py_ssize_t nresults, capresults;
+    int32_t *slots; /* open addressing: result index + 1, 0 = empty */
+    Py_ssize_t nslots;
+    ch *arena;
+    Py_ssize_t arena_len, arena_cap;
+    int32_t *index; /* per message: its result */
+} Batch;
+
+static uint64_t hash_text(const ch *t, Py_ssize_t n) {
+    uint64_t h = 1469598103934665603ULL;
+    for (Py_ssize_t i = 0; i < n; i++) h = (h ^ t[i]) * 1099511628211ULL;
+    return h;
+}
+
+static int rehash(Batch *b) {
+    Py_ssize_t nslots = b->nslots ? b->nslots * 2 : 1024;
+    int32_t *slots = calloc((size_t)nslots, sizeof(int32_t));
+    if (!slots) return 0;
+    for (Py_ssize_t r = 0; r < b->nresults; r++) {
+        Py_ssize_t at = (Py_ssize_t)(b->results[r].hash & (uint64_t)(nslots - 1));
+        while (slots[at]) at = (at + 1) & (nslots - 1);
+        slots[at] = (int32_t)(r + 1);
+    }
+    free(b->slots);
+    b->slots = slots;
+    b->nslots = nslots;
+    return 1;
+}
+
+/* The index of the result for text t (normalized), adding it when new; -1: out of memory. */
+static Py_ssize_t intern_result(const Engine *e, Batch *b, Work *w, const ch *t, Py_ssize_t n) {
+    uint64_t h = hash_text(t, n);
+    if ((b->nresults + 1) * 2 > b->nslots && !rehash(b)) return -1;
+    Py_ssize_t at = (Py_ssize_t)(h & (uint64_t)(b->nslots - 1));
+    while (b->slots[at]) {
+        const Result *r = &b->results[b->slots[at] - 1];
+        if (r->hash == h && r->len == n && memcmp(b->arena + r->start, t, (size_t)n * sizeof(ch)) == 0)
+            return b->slots[at] - 1;
+        at = (at + 1) & (b->nslots - 1);
+    }
+    if (!grow((void **)&b->results, &b->capresults, b->nresults + 1, sizeof(Result)) ||
+        !grow((void **)&b->arena, &b->arena_cap, b->arena_len + n + 1, sizeof(ch)) || !ensure_bytes(w, n))
+        return -1;
+    Result *r = &b->results[b->nresults];
+    Py_ssize_t kstart, kend;
+    r->kind_start = -1;
+    r->kind_len = 0;
+    if (search(e, &e->kind, t, n, 0, w, &kstart, &kend) && w->slots[2] >= 0 && w->slots[3] >= 0) {
+        r->kind_start = w->slots[2];
+        r->kind_len = w->slots[3] - w->slots[2];
+    }
+    memcpy(b->arena + b->arena_len, t, (size_t)n * sizeof(ch));
+    r->start = b->arena_len;
+    r->len = n;
+    r->hash = h;
+    b->arena_len += n;
+    b->slots[at] = (int32_t)(b->nresults + 1);
+    return b->nresults++;
+}
+
+static void free_batch(Batch *b) {
+    free(b->results);
+    free(b->slots);
+    free(b->arena);
+    free(b->index);
+}
+
+/* Normalize every message of a list into b (the GIL is released while the rules run). */
+static int normalize_batch(Engine *self, PyObject *messages, Batch *b) {
+    if (!PyList_Check(messages)) {
+        PyErr_SetString(PyExc_TypeError, "expected a list of str");
+        return 0;
+    }
+    Py_ssize_t count = PyList_GET_SIZE(messages), total = 0;
+    if (count > INT32_MAX) {
+        PyErr_SetString(PyExc_OverflowError, "too many messages in one call");
+        return 0;
+    }
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *m = PyList_GET_ITEM(messages, i);
+        if (!PyUnicode_Check(m)) {
+            PyErr_Format(PyExc_TypeError, "message %zd is not a str", i);
+            return 0;
+        }
+        total += PyUnicode_GET_LENGTH(m);
+    }
+    ch *input = malloc((size_t)(total + 1) * sizeof(ch));
+    Py_ssize_t *offsets = malloc((size_t)(count + 1) * sizeof(Py_ssize_t));
+    b->index = malloc((size_t)(count + 1) * sizeof(int32_t));
+    Work w;
+    memset(&w, 0, sizeof(w));
+    int ok = 0;
+    if (!input || !offsets || !b->index) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    offsets[0] = 0;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *m = PyList_GET_ITEM(messages, i);
+        Py_ssize_t len = PyUnicode_GET_LENGTH(m);
+        if (len && !PyUnicode_AsUCS4(m, input + offsets[i], len, 0)) goto done;
+        offsets[i + 1] = offsets[i] + len;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < count && !w.failed; i++) {
+        Py_ssize_t len = offsets[i + 1] - offsets[i];
+        if (!grow((void **)&w.text, &w.captext, len + 1, sizeof(ch))) {
+            w.failed = 1;
+            break;
+        }
+        memcpy(w.text, input + offsets[i], (size_t)len * sizeof(ch));
+        normalize_text(self, &w, &len);
+        Py_ssize_t result = w.failed ? -1 : intern_result(self, b, &w, w.text, len);
+        if (result < 0) w.failed = 1;
+        else b->index[i] = (int32_t)result;
+    }
+    Py_END_ALLOW_THREADS
+    if (w.failed) PyErr_NoMemory();
+    else ok = 1;
+done:
+    free(input);
+    free(offsets);
+    free(w.frames);
+    free(w.trail);
+    free(w.text);
+    free(w.other);
+    free(w.bytes);
+    free(w.otherbytes);
+    free(w.numeric);
+    free(w.lower);
+    return ok;
+}
+
+/* [(norm_error, kind), ...] for the distinct results. */
+static PyObject *result_table(Engine *self, const Batch *b) {
+    PyObject *table = PyList_New(b->nresults);
+    if (!table) return NULL;
+    for (Py_ssize_t i = 0; i < b->nresults; i++) {
+        const Result *r = &b->results[i];
+        PyObject *norm = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, b->arena + r->start, r->len);
+        PyObject *kind = r->kind_start < 0
+                             ? PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, self->kind_default.text,
+                                                         self->kind_default.len)
+                             : PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, b->arena + r->start + r->kind_start,
+                                                         r->kind_len);
+        PyObject *pair = (norm && kind) ? PyTuple_Pack(2, norm, kind) : NULL;
+        Py_XDECREF(norm);
+        Py_XDECREF(kind);
+        if (!pair) {
+            Py_DECREF(table);
+            return NULL;
+        }
+        PyList_SET_ITEM(table, i, pair);
+    }
+    return table;
+}
+
+static PyObject *Engine_normalize_indexed(Engine *self, PyObject *messages) {
+    Batch b;
+    memset(&b, 0, sizeof(b));
+    PyObject *table = NULL, *out = NULL;
+    if (normalize_batch(self, messages, &b) && (table = result_table(self, &b))) {
+        PyObject *index = PyBytes_FromStringAndSize((const char *)b.index,
+                                                    (Py_ssize_t)sizeof(int32_t) * PyList_GET_SIZE(messages));
+        if (index) out = PyTuple_Pack(2, index, table);
+        Py_XDECREF(index);
+    }
+    Py_XDECREF(table);
+    free_batch(&b);
+    return out;
+}
+
+static PyMethodDef Engine_methods[] = {
+    {"normalize_indexed", (PyCFunction)Engine_normalize_indexed, METH_O,
+     "normalize_indexed(messages: list[str]) -> (bytes, list[tuple[str, str]]): the distinct (norm_error, kind) "
+     "results, and per message the index of its result as native int32s."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject EngineType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "skillsmith_assets.normalize._fastnorm.Engine",
+    .tp_basicsize = sizeof(Engine),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Engine(classes, steps, kind, kind_default): the rule table compiled by native_normalize.",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)Engine_init,
+    .tp_dealloc = (destructor)Engine_dealloc,
+    .tp_methods = Engine_methods,
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, .m_name = "_fastnorm", .m_doc = "The compiled normalization engine.", .m_size = -1};
+
+PyMODINIT_FUNC PyInit__fastnorm(void) {
+    if (PyType_Ready(&EngineType) < 0) return NULL;
+    PyObject *m = PyModule_Create(&module);
+    if (!m) return NULL;
+    Py_INCREF(&EngineType);
+    if (PyModule_AddObject(m, "Engine", (PyObject *)&EngineType) < 0) {
+        Py_DECREF(&EngineType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

@@ -1,0 +1,206 @@
+"""The 6-hourly tick adds only what changed: late events, re-runs, deletions, raw rows, no UPDATE.
+
+Every check compares the daily counts with a recount from the rows themselves.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import datetime, timedelta, timezone
+
+import dagster as dg
+import pytest
+
+from skillsmith_assets.store import db
+from skillsmith_assets.mining import rollup
+from skillsmith_assets.intake.collector import ingest_error
+from skillsmith_assets.defs import mining
+from skillsmith_assets.defs.resources import ErrorStore
+from skillsmith_assets.intake.bulk import ingest_stream
+
+NOW = datetime.now(timezone.utc)
+TODAY = NOW.date()
+
+
+@pytest.fixture
+def instance(tmp_path, monkeypatch):
+    monkeypatch.setenv("SKILLSMITH_PROJECT_DIR", str(tmp_path / "repo"))
+    (tmp_path / "repo" / "skills" / "proposed").mkdir(parents=True)
+    (tmp_path / "dh").mkdir()
+    with dg.instance_for_test(temp_dir=str(tmp_path / "dh")) as inst:
+        yield inst
+
+
+def _load(target, events):
+    payload = io.BytesIO(b"\n".join(json.dumps(e).encode() for e in events))
+    with db.connection(target) as conn:
+        return ingest_stream(conn, payload, f"<test {len(events)}>")
+
+
+def _tick(instance):
+    """What the schedule runs: yesterday's and today's partitions and everything downstream."""
+    request = next(iter(mining.mining_every_6_hours.evaluate_tick(
+        dg.build_schedule_context(instance=instance, scheduled_execution_time=NOW)).run_requests))
+    result = dg.materialize(mining.MINING_ASSETS, instance=instance, resources={"error_store": ErrorStore()},
+                            tags=request.tags)
+    assert result.success
+    return result
+
+
+def _counts(conn) -> dict:
+    with conn.cursor() as cur:
+        cur.execute("SELECT day, fp::text, hits FROM error_daily_counts ORDER BY 1, 2")
+        return {(day, fp): hits for day, fp, hits in cur.fetchall()}
+
+
+def _recount(conn) -> dict:
+    with conn.cursor() as cur:
+        cur.execute("""SELECT (ts AT TIME ZONE 'UTC')::date, fingerprint::text, count(*) FROM agent_errors
+                        WHERE fingerprint IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 2""")
+        return {(day, fp): hits for day, fp, hits in cur.fetchall()}
+
+
+def _updates(conn) -> int:
+    with conn.cursor() as cur:
+        cur.execute("SELECT pg_stat_force_next_flush()")
+        # a partitioned table counts nothing itself: its day partitions do
+        cur.execute("""SELECT coalesce(sum(n_tup_upd), 0) FROM pg_stat_user_tables
+                        WHERE relid IN (SELECT relid FROM pg_partition_tree('agent_errors'))""")
+        return cur.fetchone()[0]
+
+
+def _event(i: int, hours_ago: float, message: str = "KeyError: 'partner_id'") -> dict:
+    return {"error": message, "component": "sale", "id": f"e{i}", "ts": (NOW - timedelta(hours=hours_ago)).isoformat()}
+
+
+def test_ingest_stores_complete_rows_and_the_tick_updates_none(database, conn, instance):
+    _load(database, [_event(i, i * 2) for i in range(40)])
+    with conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM agent_errors WHERE fingerprint IS NULL OR norm_error IS NULL "
+                    "OR kind IS NULL OR normalizer_version IS NULL")
+        assert cur.fetchone()[0] == 0
+    conn.commit()
+    before = _updates(conn)
+    _tick(instance)
+    conn.commit()
+    assert _updates(conn) == before  # no row of agent_errors rewritten
+    assert _counts(conn) == _recount(conn)
+
+
+def test_a_late_event_lands_in_its_own_day_after_a_tick(database, conn, instance):
+    _load(database, [_event(i, 1) for i in range(5)])
+    _tick(instance)
+    late_day = TODAY - timedelta(days=4)  # outside the tick's two partitions
+    _load(database, [{**_event(100, 24 * 4 + 1), "ts": f"{late_day}T03:00:00+00:00"}])
+    _tick(instance)
+    conn.commit()
+    counts = _counts(conn)
+    assert counts == _recount(conn)
+    assert sum(hits for (day, _), hits in counts.items() if day == late_day) == 1
+
+
+def test_re_runs_add_nothing_and_deletions_are_subtracted(database, conn, instance):
+    _load(database, [_event(i, i) for i in range(10)])
+    ingest_error({"error": "TimeoutError: upstream", "component": "http"})  # the collector's row counts too
+    _tick(instance)
+    _tick(instance)
+    conn.commit()
+    assert sum(_counts(conn).values()) == 11 and _counts(conn) == _recount(conn)
+    with conn.cursor() as cur:
+        cur.execute("DELETE FROM agent_errors WHERE id IN (SELECT id FROM agent_errors ORDER BY id LIMIT 4)")
+    conn.commit()
+    _tick(instance)
+    conn.commit()
+    assert sum(_counts(conn).values()) == 7 and _counts(conn) == _recount(conn)
+
+
+def test_raw_rows_are_normalized_once_and_counted(database, conn, instance):
+    with conn.cursor() as cur:  # a row written by other tools, without a fingerprint
+        cur.execute("INSERT INTO agent_errors (ts, error, component) VALUES (now(), 'KeyError: 123', 'sale')")
+    conn.commit()
+    _tick(instance)
+    conn.commit()
+    assert _counts(conn) == _recount(conn) and sum(_counts(conn).values()) == 1
+    before = _updates(conn)
+    _tick(instance)
+    conn.commit()
+    assert _updates(conn) == before
+
+
+def test_recount_of_a_day_agrees_with_the_deltas(database, conn, instance):
+    _load(database, [_event(i, i * 3) for i in range(30)])
+    _tick(instance)
+    _load(database, [_event(200 + i, 1) for i in range(7)])  # pending deltas for today
+    with db.connection(database) as own:
+        rollup.count_day(own, TODAY)  # a repair recount consumes today's pending deltas
+        rollup.apply_count_deltas(own)
+    conn.commit()
+    assert _counts(conn) == _recount(conn)
+
+
+def _index_shapes(conn, table: str) -> list[str]:
+    """A partition's index definitions without their names."""
+    with conn.cursor() as cur:
+        cur.execute("SELECT pg_get_indexdef(indexrelid) FROM pg_index WHERE indrelid = %s::regclass", (table,))
+        return sorted(d[d.index(" USING "):] for (d,) in cur.fetchall())
+
+
+@pytest.mark.parametrize("path", ["update in place", "rewrite the day"])
+def test_a_rules_version_backfill_renormalizes_history_and_moves_the_counts(database, conn, instance, path,
+                                                                            monkeypatch):
+    from skillsmith_assets.mining import renormalize
+
+    monkeypatch.setattr(renormalize, "REWRITE_MIN_ROWS", 1 if path == "rewrite the day" else 10**9)
+    events = [_event(i, i * 2, f"KeyError: 'field_{i % 3}'") for i in range(60)]
+    _load(database, events)
+    _tick(instance)
+    days = sorted({day for day, _ in _counts(conn)})
+    # History made by an older rules version: other fingerprints, counted under them.
+    with conn.cursor() as cur:
+        cur.execute("""UPDATE agent_errors SET normalizer_version = normalizer_version - 1,
+                              norm_error = 'old: ' || norm_error,
+                              fingerprint = md5('old' || fingerprint::text)::uuid""")
+    conn.commit()
+    with db.connection(database) as own:  # counted under the old fingerprints, as the old version left them
+        rollup.apply_count_deltas(own)
+    old_counts = _counts(conn)
+    assert old_counts == _recount(conn) and sum(old_counts.values()) == 60
+    conn.commit()  # an open reader of agent_errors would make the run wait to make the days' partitions
+    # The backfill: one run over the partition range, as the UI launches it.
+    result = dg.materialize([mining.raw_errors, mining.normalized_errors], instance=instance,
+                            resources={"error_store": ErrorStore()},
+                            tags=mining.window_tags(str(days[0]), str(days[-1])))
+    assert result.success
+    normalized = [e.event_specific_data.materialization.metadata["normalized"].value
+                  for e in result.get_asset_materialization_events()
+                  if e.event_specific_data.materialization.asset_key == dg.AssetKey("normalized_errors")]
+    assert normalized == [60] * len(days)  # one event per partition, each with the run's figures
+    conn.commit()
+    with conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM agent_errors WHERE normalizer_version IS DISTINCT FROM normalizer_version()"
+                    " OR norm_error LIKE 'old: %'")
+        assert cur.fetchone()[0] == 0
+    new_counts = _counts(conn)
+    assert new_counts == _recount(conn) and sum(new_counts.values()) == 60
+    assert not set(new_counts) & set(old_counts)  # every count moved to the new fingerprints
+    # every day keeps its partition's indexes, the idempotency key among them
+    shapes = {_index_shapes(conn, f"agent_errors_{day:%Y%m%d}").__repr__() for day in days}
+    assert len(shapes) == 1 and "(event_key, ts)" in shapes.pop()
+    assert _load(database, events).duplicates == 60
+
+
+def test_the_window_row_count_reads_counts_not_rows(database, conn, instance):
+    from skillsmith_assets.mining.rollup import day_bounds
+
+    _load(database, [_event(i, i * 5) for i in range(50)])
+    _tick(instance)  # counted
+    _load(database, [_event(100 + i, i) for i in range(7)])  # pending deltas
+    with conn.cursor() as cur:  # a raw row, without a fingerprint
+        cur.execute("INSERT INTO agent_errors (ts, error) VALUES (now() - interval '1 hour', 'KeyError: 7')")
+    conn.commit()
+    for days in (1, 2, 5):
+        start, end = day_bounds(TODAY - timedelta(days=days - 1))[0], day_bounds(TODAY)[1]
+        with conn.cursor() as cur:
+            cur.execute("SELECT count(*) FROM agent_errors WHERE ts >= %s AND ts < %s", (start, end))
+            assert rollup.rows_in_window(conn, start, end) == cur.fetchone()[0]

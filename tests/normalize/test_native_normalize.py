@@ -1,0 +1,126 @@
+"""The compiled engine returns exactly what the Python engine returns, and refuses what it cannot run."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from skillsmith_assets.normalize import native as native_normalize, rules as normalize_rules
+from skillsmith_assets.normalize.native import UnsupportedPattern, compile_pattern
+from skillsmith_assets.normalize.message import error_kind, normalize_error_message
+from test_normalize_masks import FRAGMENTS, MASKED, SECRETS
+
+ROOT = Path(__file__).resolve().parents[2]
+AGENT_CORPUS = ROOT / "benchmarks" / "data" / "agent_errors.jsonl"
+
+
+def python_engine(messages):
+    return [(n, error_kind(n)) for n in map(normalize_error_message, messages)]
+
+
+def compiled(engine, messages):
+    """(norm_error, kind) per message from the engine's indexed answer, what the batch path uses."""
+    index, table = engine.normalize_indexed(messages)
+    return [table[i] for i in memoryview(index).cast("i")]
+
+
+@pytest.fixture(scope="module")
+def engine():
+    built = native_normalize.engine()
+    assert built is not None, "the compiled engine is not built: run `make install` (it needs a C compiler)"
+    return built
+
+
+def test_every_mask_example_and_expectation(engine):
+    examples = [step.example for step in normalize_rules.STEPS if isinstance(step, normalize_rules.Mask)]
+    messages = examples + [m for m, _ in MASKED] + [m for m, _ in SECRETS]
+    assert compiled(engine, messages) == python_engine(messages)
+
+
+def test_agent_corpus(engine):
+    messages = [json.loads(line)["error"] for line in AGENT_CORPUS.read_text(encoding="utf-8").splitlines()]
+    assert compiled(engine, messages) == python_engine(messages)
+
+
+TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=120)
+MESSAGES = st.one_of(TEXT, st.lists(FRAGMENTS, max_size=40).map("".join),
+                     st.lists(st.one_of(FRAGMENTS, TEXT), max_size=12).map("".join))
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(MESSAGES, max_size=8))
+def test_generated_messages(engine, messages):
+    assert compiled(engine, messages) == python_engine(messages)
+
+
+def test_edges(engine):
+    messages = [
+        "", " ", "\x00", "a\x00b 12", "日本 42 \U0001f600 0x7f", "\ud800 lone surrogate 7",
+        "x" * 40_000 + " 123 " + "KeyError: 'k'",  # clipped to head and tail
+        "word " * 1000 + "7",  # truncated to 2000 characters
+        "password " * 3000 + "= hunter2",  # bounded key search
+        "Traceback (most recent call last):\n" + '  File "/a.py", line 1, in f\n' * 300 + "ValueError: 3",
+        # long runs of what the masks look for: as quick and as equal as the short ones
+        "a_" * 16000 + "passwordX", "a." * 16000 + "token", "ab " * 10000 + "token", "1-" * 16000, "0." * 16000,
+        "1" * 32000, "1 " * 16000, "x=1 " * 8000, "eyJ" * 10000, ":" * 32000, "<int> " * 6000,
+    ]
+    assert compiled(engine, messages) == python_engine(messages)
+
+
+def test_threads_return_results_in_input_order(engine, monkeypatch):
+    monkeypatch.setattr(native_normalize, "CHUNK", 7)
+    messages = [f"KeyError: {i} for user{i % 5}@example.com at 10.0.{i % 3}.1" for i in range(200)]
+    index, table = native_normalize.normalize_indexed(messages, workers=3)
+    assert [table[i] for i in index] == python_engine(messages)
+
+
+@pytest.mark.parametrize("pattern", [
+    "a.b",  # '.' reads differently in ARE
+    "(a)\\1",  # back-reference
+    "(?<=ab)c",  # a lookbehind wider than one class
+    "(?:a?)*b",  # a repeat of something that can match nothing
+    "a*",  # a pattern that can match the empty string
+    "(?i)abc",  # flags
+    "[é]",  # non-ASCII in a class
+])
+def test_unsupported_patterns_are_refused(pattern):
+    with pytest.raises(UnsupportedPattern):
+        compile_pattern(pattern, native_normalize._Classes())
+
+
+def test_pure_python_switch_turns_both_compiled_parts_off():
+    code = ("from skillsmith_assets.normalize import native as native_normalize; from skillsmith_assets.intake import scanner;"
+            "print(native_normalize.engine() is None, scanner.load_scanner() is None)")
+    env = {"SKILLSMITH_PURE_PYTHON": "1", "PATH": "/usr/bin:/bin"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True, cwd=ROOT)
+    assert out.stdout.strip() == "True True"
+
+
+@pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "pure-python"])
+def test_indexed_results_expand_to_the_per_message_results(engine, monkeypatch, compiled):
+    from skillsmith_assets.normalize.batch import normalize_indexed
+
+    if not compiled:
+        monkeypatch.setattr(native_normalize, "engine", lambda: None)
+    monkeypatch.setattr(native_normalize, "CHUNK", 5)
+    messages = [f"KeyError: {i} in step {'ab'[i % 2]}" for i in range(40)] + ["x", "", "ValueError: 7"]
+    index, table = normalize_indexed(messages, workers=2)
+    assert [table[i] for i in index] == python_engine(messages)
+    assert len(table) == len(set(table)) == 5  # two steps, "x", "" and the ValueError
+
+
+def test_a_rule_the_engine_cannot_run_leaves_normalization_to_python(monkeypatch):
+    steps = normalize_rules.STEPS + (normalize_rules.Mask("dot", "a.b", "", "axb", "", guard="a"),)
+    monkeypatch.setattr(normalize_rules, "STEPS", steps)
+    native_normalize.engine.cache_clear()
+    try:
+        with pytest.warns(RuntimeWarning, match="compiled normalizer not used"):
+            assert native_normalize.engine() is None
+    finally:
+        native_normalize.engine.cache_clear()
