@@ -397,10 +397,14 @@ def findings(results: dict) -> list[str]:
         top = max(ing["runs"], key=lambda r: r["events"])
         per_event = 1e6 / top["ingest"]["eps"]
         per_row = 1e6 / top["copy"]["eps"]
-        out.append(f"Ingest: {per_event:.1f} µs per event against {per_row:.1f} µs per row for the bare COPY; "
-                   f"the difference ({per_event - per_row:.1f} µs) is parsing, validating, keying and normalizing each JSON line "
-                   f"in Python, plus staging and the duplicate check. The ceiling itself is set by the indexes of "
-                   f"`agent_errors` (a random-UUID unique key among them).")
+        complete = top.get("complete_copy")
+        out.append(f"Ingest: {per_event:.1f} µs per event against {per_row:.1f} µs per row for a COPY of the "
+                   "unnormalized columns"
+                   + (f" and {1e6 / complete['eps']:.1f} µs for the complete rows" if complete else "")
+                   + ". The compiled scanner parses, keys and renders each line while the previous chunk is "
+                   "stored, and each distinct message is normalized once, so what is left is mostly the "
+                   "server's: the rows' indexes and the count triggers. The ceiling is the table itself: "
+                   "300,000 events/s is above what a bare COPY reaches here.")
     mine = results.get("mining")
     if mine:
         top = max(mine["runs"], key=lambda r: r["history"])
