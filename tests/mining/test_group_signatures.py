@@ -35,7 +35,7 @@ def test_signature_fields_match_merge_patterns():
 
 
 def test_compiled_texts_number_and_return_what_the_python_store_does():
-    from skillsmith_assets._patterns import Texts
+    from skillsmith_assets.mining._patterns import Texts
 
     from skillsmith_assets.mining.signatures import PyTexts
 

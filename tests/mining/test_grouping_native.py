@@ -14,7 +14,7 @@ from skillsmith_assets.mining.patterns import DEFAULT_RULES, MergeRules, merge_t
 from skillsmith_assets.normalize.message import normalize_event
 
 try:
-    from skillsmith_assets import _patterns
+    from skillsmith_assets.mining import _patterns
 except ImportError:
     pytest.fail("the compiled pattern merger is not built: run `make install` (it needs a C compiler)", pytrace=False)
 
