@@ -133,7 +133,8 @@ def rewrite_partition(conn, part: str, day: date) -> None:
             for (error, component), r in zip(pairs, results))))
         del pairs, results
         cur.execute("ANALYZE skillsmith_day_map")
-        cur.execute(f'CREATE TABLE "{new}" (LIKE agent_errors INCLUDING DEFAULTS)')
+        # LIKE the partition: the rewrite's first lock on agent_errors itself is the swap's
+        cur.execute(f'CREATE TABLE "{new}" (LIKE "{part}" INCLUDING DEFAULTS)')
         # A hash join on the pair: NULL and '' are different components, so both are in the key.
         cur.execute(f"""
             INSERT INTO "{new}" (id, ts, error, component, tags, norm_error, fingerprint, kind,

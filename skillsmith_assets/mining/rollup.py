@@ -22,6 +22,13 @@ def serialize_mining(conn) -> None:
         cur.execute("SELECT pg_advisory_xact_lock(hashtext('skillsmith-mining'))")
 
 
+def serialize_counts(conn) -> None:
+    """Hold the counts lock until the transaction ends: two transactions that consume deltas would
+    lock their rows in different orders (days re-normalized side by side, or a tick beside them)."""
+    with conn.cursor() as cur:
+        cur.execute("SELECT pg_advisory_xact_lock(hashtext('skillsmith-counts'))")
+
+
 def day_bounds(day: date) -> tuple[datetime, datetime]:
     start = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
     return start, start + timedelta(days=1)
@@ -34,6 +41,7 @@ def count_day(conn, day: date) -> int:
     the two agree on which rows exist (one snapshot) and nothing is counted twice.
     """
     start, end = day_bounds(day)
+    serialize_counts(conn)
     with conn.cursor() as cur:
         cur.execute("DELETE FROM error_daily_counts WHERE day = %s", (day,))
         cur.execute(
@@ -93,6 +101,7 @@ def apply_count_deltas(conn) -> int:
     Returns the number of (day, fingerprint) counts touched. Its cost follows the
     changes, not the history: the 6-hourly tick reads no row of agent_errors here.
     """
+    serialize_counts(conn)
     with conn.cursor() as cur:
         cur.execute(_APPLY_DELTAS)
         counts = cur.fetchall()
