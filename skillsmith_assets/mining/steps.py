@@ -43,19 +43,14 @@ def load_raw(connection, start: datetime, end: datetime, inbox: Path | None, tod
     partitions.ensure(days_between(start, end) + days_around(today))
     report = RawReport()
     with connection() as conn:
-        _load_inbox(conn, start, end, inbox, partitions, report)
-        report.events = rollup.rows_in_window(conn, start, end)
-    return report
-
-
-def _load_inbox(conn, start, end, inbox, partitions, report) -> None:
-    if inbox is not None:
-        for day in days_between(start, end):
+        for day in days_between(start, end) if inbox is not None else ():
             ingest_report, names = load_day(conn, inbox, day, partitions)
             report.loaded += ingest_report.loaded
             report.duplicates += ingest_report.duplicates
             report.rejected += [f"{r.source}:{r.line}: {r.reason}" for r in ingest_report.rejected]
             report.files += names
+        report.events = rollup.rows_in_window(conn, start, end)
+    return report
 
 
 def normalize_window(connection, start: datetime, end: datetime) -> tuple[int, int]:
