@@ -11,6 +11,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
 
+# Memory for hashing a day's groups (a hash that outgrows it spills to disk, it does not fail).
+GROUPING_WORK_MEM = "64MB"
+
 # Impact weights: recent hits count more than the month's.
 IMPACT_WEIGHT_7D = 0.7
 IMPACT_WEIGHT_30D = 0.3
@@ -41,29 +44,40 @@ def count_day(conn, day: date) -> int:
     the two agree on which rows exist (one snapshot) and nothing is counted twice.
     """
     start, end = day_bounds(day)
+    return store_day_counts(conn, day, """
+        SELECT fingerprint, tags, count(*) AS n, min(component) AS component, min(kind) AS kind,
+               min(norm_error) AS norm_error, min(ts) AS first_seen, max(ts) AS last_seen
+          FROM agent_errors
+         WHERE ts >= %(start)s AND ts < %(end)s AND fingerprint IS NOT NULL
+         GROUP BY fingerprint, tags""", {"start": start, "end": end})
+
+
+def store_day_counts(conn, day: date, groups_sql: str, params: dict) -> int:
+    """Replace the day's counts (and drop its pending deltas) with the sums of ``groups_sql``: rows
+    of (fingerprint, tags, n, component, kind, norm_error, first_seen, last_seen), one pass over
+    the day. Returns the fingerprints counted."""
     serialize_counts(conn)
     with conn.cursor() as cur:
+        # A day holds few (fingerprint, tags) groups, but the planner cannot tell: with the default
+        # work_mem it sorts the day's rows, spilling them to disk, instead of hashing the groups.
+        cur.execute(f"SET LOCAL work_mem = '{GROUPING_WORK_MEM}'")
         cur.execute("DELETE FROM error_daily_counts WHERE day = %s", (day,))
         cur.execute(
-            """
+            f"""
             WITH consumed AS (DELETE FROM error_count_deltas WHERE day = %(day)s),
-            g AS (  -- one pass over the day; tags are gathered from its few (fingerprint, tags) groups
-                SELECT fingerprint, tags, count(*) AS n, min(component) AS component, min(kind) AS kind,
-                       min(norm_error) AS norm_error, min(ts) AS first_seen, max(ts) AS last_seen
-                  FROM agent_errors
-                 WHERE ts >= %(start)s AND ts < %(end)s AND fingerprint IS NOT NULL
-                 GROUP BY fingerprint, tags
-            )
+            g AS ({groups_sql}),
+            tagged AS (SELECT fingerprint, array_agg(DISTINCT t ORDER BY t) AS tags
+                         FROM g, unnest(g.tags) AS t GROUP BY fingerprint)
             INSERT INTO error_daily_counts (day, fp, component, kind, norm_msg, hits, first_seen, last_seen, tags)
-            SELECT %(day)s, g.fingerprint, min(g.component), min(g.kind), min(g.norm_error),
-                   sum(g.n), min(g.first_seen), max(g.last_seen),
-                   coalesce((SELECT array_agg(DISTINCT t ORDER BY t)
-                               FROM g AS g2, unnest(g2.tags) AS t
-                              WHERE g2.fingerprint = g.fingerprint), '{}')
-              FROM g
-             GROUP BY g.fingerprint
+            SELECT %(day)s, s.fingerprint, s.component, s.kind, s.norm_error, s.n, s.first_seen, s.last_seen,
+                   coalesce(t.tags, '{{}}')
+              FROM (SELECT fingerprint, min(component) AS component, min(kind) AS kind,
+                           min(norm_error) AS norm_error, sum(n) AS n, min(first_seen) AS first_seen,
+                           max(last_seen) AS last_seen
+                      FROM g GROUP BY fingerprint) s
+              LEFT JOIN tagged t USING (fingerprint)
             """,
-            {"day": day, "start": start, "end": end},
+            {"day": day, **params},
         )
         return cur.rowcount
 

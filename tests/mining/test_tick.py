@@ -190,6 +190,41 @@ def test_a_rules_version_backfill_renormalizes_history_and_moves_the_counts(data
     assert _load(database, events).duplicates == 60
 
 
+def _count_rows(conn) -> list[tuple]:
+    with conn.cursor() as cur:
+        cur.execute("""SELECT day, fp::text, component, kind, norm_msg, hits, first_seen, last_seen, tags
+                         FROM error_daily_counts ORDER BY 1, 2""")
+        return cur.fetchall()
+
+
+def test_a_rewritten_day_counts_what_a_recount_counts(database, conn, instance, monkeypatch):
+    """The rewrite counts the day from its first pass over the rows; every column of every
+    count must be what a repair recount of the rewritten rows gives."""
+    from skillsmith_assets.mining import renormalize
+
+    monkeypatch.setattr(renormalize, "REWRITE_MIN_ROWS", 1)
+    day = TODAY - timedelta(days=1)
+    noon = datetime(day.year, day.month, day.day, 12, tzinfo=timezone.utc)
+    events = [{"error": f"KeyError: 'field_{i % 4}' in order {i}", "component": [None, "", "sale", "Sale"][i % 4],
+               "tags": [["b", "a"], ["a"], [], ["c", "b"]][i % 3], "id": f"r{i}",
+               "ts": (noon + timedelta(minutes=7 * i)).isoformat()} for i in range(48)]
+    _load(database, events)
+    with conn.cursor() as cur:  # rows of an older rules version, and raw rows written by other tools
+        cur.execute("UPDATE agent_errors SET normalizer_version = normalizer_version - 1")
+        cur.execute("INSERT INTO agent_errors (ts, error, component, tags) VALUES (%s, 'KeyError: 99', NULL, '{z}'),"
+                    " (%s, 'KeyError: 98', '', NULL)", (noon, noon + timedelta(hours=1)))
+    conn.commit()
+    with db.connection(database) as own:
+        assert renormalize.normalize_day(own, day) == 50
+    rewritten = _count_rows(conn)
+    with db.connection(database) as own:
+        rollup.count_day(own, day)
+    conn.commit()
+    assert rewritten == _count_rows(conn)
+    assert sum(row[5] for row in rewritten) == 50
+    assert {row[2] for row in rewritten} == {"", "sale", "Sale"}  # no component and "" count as one
+
+
 def test_the_window_row_count_reads_counts_not_rows(database, conn, instance):
     from skillsmith_assets.mining.rollup import day_bounds
 
