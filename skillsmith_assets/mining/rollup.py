@@ -148,20 +148,19 @@ def refresh_signatures(conn, as_of: datetime) -> int:
         cur.execute("DELETE FROM error_signatures")
         cur.execute(
             """
+            WITH c AS (SELECT * FROM error_daily_counts WHERE day > %(d30)s AND day <= %(today)s),
+            s AS (SELECT fp, min(component) AS component, min(kind) AS kind, min(norm_msg) AS norm_msg,
+                         sum(hits) AS hits_30d, coalesce(sum(hits) FILTER (WHERE day > %(d7)s), 0) AS hits_7d,
+                         min(first_seen) AS first_seen, max(last_seen) AS last_seen
+                    FROM c GROUP BY fp),
+            tagged AS (SELECT fp, array_agg(DISTINCT t ORDER BY t) AS tags FROM c, unnest(c.tags) AS t GROUP BY fp)
             INSERT INTO error_signatures (fp, component, kind, norm_msg, hits_30d, hits_7d, tags,
                                           first_seen, last_seen, trend, pattern, pattern_size, pattern_template, as_of)
-            SELECT fp, min(component), min(kind), min(norm_msg),
-                   sum(hits), coalesce(sum(hits) FILTER (WHERE day > %(d7)s), 0),
-                   coalesce((SELECT array_agg(DISTINCT t ORDER BY t)
-                               FROM error_daily_counts c2, unnest(c2.tags) t
-                              WHERE c2.fp = c.fp AND c2.day > %(d30)s AND c2.day <= %(today)s), '{}'),
-                   min(first_seen), max(last_seen),
-                   round((coalesce(sum(hits) FILTER (WHERE day > %(d7)s), 0) * 30.0 / 7.0
-                          / greatest(sum(hits), 1))::numeric, 3),
-                   fp::text, 1, min(norm_msg), %(as_of)s
-              FROM error_daily_counts c
-             WHERE day > %(d30)s AND day <= %(today)s
-             GROUP BY fp
+            SELECT s.fp, s.component, s.kind, s.norm_msg, s.hits_30d, s.hits_7d, coalesce(t.tags, '{}'),
+                   s.first_seen, s.last_seen,
+                   round((s.hits_7d * 30.0 / 7.0 / greatest(s.hits_30d, 1))::numeric, 3),
+                   s.fp::text, 1, s.norm_msg, %(as_of)s
+              FROM s LEFT JOIN tagged t USING (fp)
             """,
             {"d7": today - timedelta(days=7), "d30": today - timedelta(days=30), "today": today, "as_of": as_of},
         )

@@ -225,6 +225,34 @@ def test_a_rewritten_day_counts_what_a_recount_counts(database, conn, instance, 
     assert {row[2] for row in rewritten} == {"", "sale", "Sale"}  # no component and "" count as one
 
 
+def test_signatures_equal_a_recompute_from_the_rows(database, conn, instance):
+    """hits over 30 and 7 days, first/last seen, the union of tags and the trend, rolled up from
+    the daily counts, are what the rows of the window give (rows older than 30 days left out)."""
+    events = [{"error": "KeyError: '" + ("partner", "order", "invoice")[i % 3] + "'", "component": "sale", "id": f"s{i}",
+               "tags": [["b", "a"], ["c"], []][i % 3] + ([f"day{i % 5}"] if i % 2 else []),
+               "ts": (NOW - timedelta(hours=5 + 9 * i)).isoformat()} for i in range(100)]  # 37 days
+    _load(database, events)
+    _tick(instance)
+    conn.commit()
+    d30, d7 = TODAY - timedelta(days=30), TODAY - timedelta(days=7)
+    with conn.cursor() as cur:
+        cur.execute("""SELECT fp::text, hits_30d, hits_7d, tags, first_seen, last_seen, trend
+                         FROM error_signatures ORDER BY 1""")
+        rolled = cur.fetchall()
+        cur.execute("""
+            WITH w AS (SELECT *, (ts AT TIME ZONE 'UTC')::date AS day FROM agent_errors
+                        WHERE (ts AT TIME ZONE 'UTC')::date > %(d30)s)
+            SELECT fingerprint::text, count(*), count(*) FILTER (WHERE day > %(d7)s),
+                   coalesce((SELECT array_agg(DISTINCT t ORDER BY t) FROM w w2, unnest(w2.tags) t
+                              WHERE w2.fingerprint = w.fingerprint), '{}'),
+                   min(ts), max(ts),
+                   round((count(*) FILTER (WHERE day > %(d7)s) * 30.0 / 7.0 / count(*))::numeric, 3)::float8
+              FROM w GROUP BY fingerprint ORDER BY 1""", {"d30": d30, "d7": d7})
+        assert rolled == cur.fetchall()
+    assert len(rolled) == 3 and all(len(row[3]) > 1 for row in rolled)
+    assert 0 < sum(row[2] for row in rolled) < sum(row[1] for row in rolled) < 100
+
+
 def test_the_window_row_count_reads_counts_not_rows(database, conn, instance):
     from skillsmith_assets.mining.rollup import day_bounds
 
