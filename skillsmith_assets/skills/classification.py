@@ -13,7 +13,7 @@ from pathlib import Path
 import yaml
 
 from skillsmith_assets.paths import PACKAGE_DIR, project_dir
-from skillsmith_assets.skills.schema import KINDS
+from skillsmith_assets.skills.schema import KINDS, parse_yaml
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,7 @@ def load_classifier(path: Path | None = None) -> Classifier:
     """Read and check the rules file; a mistake is reported with its place, never ignored."""
     path = path or rules_path()
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        doc = parse_yaml(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
         raise ValueError(f"{path}: not valid YAML: {exc}") from None
     default = doc.get("default", "guardrail")

@@ -34,7 +34,7 @@ import yaml
 
 from skillsmith_assets import paths
 from skillsmith_assets.skills.schema import (
-    ID_RE, dump_skill, load_skill_file, canonical_id, validate_skill, write_text_atomic,
+    ID_RE, dump_skill, load_skill_file, canonical_id, parse_yaml, validate_skill, write_text_atomic,
 )
 from skillsmith_assets.skills.catalog import files_for_id, read_skill_files
 
@@ -104,7 +104,7 @@ def _edited_text(original: str, status: str, dry_run: bool | None, append: dict 
         if append:
             text = text.rstrip("\n") + "\n" + dump_skill(append)
         try:
-            if yaml.safe_load(text) == expected:
+            if parse_yaml(text) == expected:
                 return text
         except yaml.YAMLError:
             pass

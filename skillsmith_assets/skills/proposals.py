@@ -12,11 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import jinja2
-import yaml
 
 from skillsmith_assets import paths
 from skillsmith_assets.skills.classification import Classifier
-from skillsmith_assets.skills.schema import autopatch_relpath, skill_id, validate_skill, write_text_atomic
+from skillsmith_assets.skills.schema import autopatch_relpath, parse_yaml, skill_id, validate_skill, write_text_atomic
 from skillsmith_assets.skills.match_regex import build_message_regex
 
 MAX_SAMPLES = 3
@@ -115,7 +114,7 @@ def skill_values(candidate: Candidate, skill_kind: str, message_regex: str) -> d
 def render_skill(env: jinja2.Environment, skill_kind: str, values: dict) -> tuple[str, dict]:
     """Render, parse back, and check the document says what ``values`` say and is a valid proposal."""
     text = env.get_template(f"{skill_kind}.yaml.j2").render(**values)
-    doc = yaml.safe_load(text)
+    doc = parse_yaml(text)
     problems = validate_skill(doc, expected_status="proposed")
     if problems:
         raise ValueError(f"{values['id']}: rendered skill is invalid: {'; '.join(problems)}")
