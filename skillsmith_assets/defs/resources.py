@@ -23,8 +23,10 @@ class ErrorStore(dg.ConfigurableResource):
     def connection(self):
         """A connection with the schema applied; commits on success."""
         target = self.target()
-        db.apply_schema(target)
         with db.connection(target) as conn:
+            if not db.schema_is_current(conn):
+                conn.rollback()  # no transaction of ours stays open while the schema changes
+                db.apply_schema(target)
             yield conn
 
 

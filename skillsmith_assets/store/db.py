@@ -223,6 +223,18 @@ def _applied_digests(cur) -> dict[str, str]:
     return dict(cur.fetchall())
 
 
+def _all_applied(cur, files: list[tuple[Path, str]]) -> bool:
+    applied = _applied_digests(cur)
+    return all(applied.get(path.name) == digest for path, digest in files)
+
+
+def schema_is_current(conn) -> bool:
+    """Whether every file of ``sql/`` is applied as it is now: one SELECT on a connection the
+    caller has open anyway (apply_schema opens one of its own)."""
+    with conn.cursor() as cur:
+        return _all_applied(cur, [(path, _file_digest(path)) for path in schema_files()])
+
+
 def apply_schema(target: DatabaseTarget | None = None) -> list[str]:
     """Apply the files of ``sql/`` that are new or changed, in name order, in one transaction.
 
@@ -233,7 +245,7 @@ def apply_schema(target: DatabaseTarget | None = None) -> list[str]:
     """
     files = [(path, _file_digest(path)) for path in schema_files()]
     with connection(target) as conn, conn.cursor() as cur:
-        if all(_applied_digests(cur).get(p.name) == d for p, d in files):
+        if _all_applied(cur, files):
             return []
         # Serialize concurrent setups (CLI, webserver, run workers starting together).
         cur.execute("SELECT pg_advisory_xact_lock(hashtext('skillsmith-schema'))")
