@@ -166,7 +166,8 @@ def targets(results: dict) -> list[list[str]]:
         rows.append([f"6-hourly tick over {top['history']:,} events", "<= 2 s", f"{t:.2f} s",
                      _verdict(t <= TARGETS["tick_seconds"])])
         rows.append(["tick vs the full recompute (matview refresh)", ">= 20× faster",
-                     f"{common.fmt_ratio(top['speedup'])} (asset steps alone {common.fmt_ratio(top['speedup_steps'])})",
+                     f"{common.fmt_ratio(top['speedup'])} (asset steps alone {common.fmt_ratio(top['speedup_steps'])}; "
+                     f"against the recompute without tags {common.fmt_ratio(top.get('speedup_counts'))})",
                      _verdict(top["speedup"] >= TARGETS["tick_speedup"])])
         if top is small:
             rows.append(["tick at the largest vs the smallest history", "<= 1.3×", "one history size measured", "—"])
@@ -354,8 +355,10 @@ def render(results: dict, command: str, plot_name: str | None = "benchmarks.png"
             "The tick is the RunRequest of "
             "the schedule `mining_every_6_hours` (yesterday's and today's partitions) materializing "
             "`MINING_ASSETS` in-process; *tick s (run)* is the whole `materialize` call, *asset steps* the sum "
-            "of its steps. The full recompute is `REFRESH MATERIALIZED VIEW` over `agent_errors` (7- and 30-day "
-            "hits per fingerprint). *Signatures = full recompute*: every fingerprint's 30-day hits in "
+            "of its steps. The full recompute is `REFRESH MATERIALIZED VIEW` over `agent_errors` computing the "
+            "columns `error_signatures` keeps (7- and 30-day hits, first/last seen and the union of tags per "
+            "fingerprint); *without tags* is the same view without the tags, a recompute that does less than "
+            "the tick. *Signatures = full recompute*: every fingerprint's 30-day hits and tags in "
             "`error_signatures` equal the view's, and no row is left without a fingerprint.",
             "",
             mining_bench.table(mi),
