@@ -27,6 +27,9 @@ typedef struct {
     int anchored; /* starts with \A: only position 0 can match */
     int behind;   /* class of a leading lookbehind, -1: none */
     int behind_negative;
+    uint32_t prefix[CLASS_SIZE]; /* per character, a bit for each offset 1..width-1 of a match that may hold it */
+    int width;                   /* offsets the prefix covers (0: none) */
+    Py_ssize_t shortest;         /* no match is shorter (counted up to the prefix's reach) */
 } Prog;
 
 typedef struct {
@@ -75,6 +78,7 @@ typedef struct {
     int pc;
     Py_ssize_t pos, count, min, trail;
     const uint8_t *next; /* FRAME_REPEAT: the class the following character must be in, or NULL */
+    int end_ok;          /* FRAME_REPEAT with next: whether the run may also stop at the end of the text */
 } Frame;
 
 typedef struct {
@@ -120,8 +124,13 @@ static int grow(void **buf, Py_ssize_t *cap, Py_ssize_t need, size_t item) {
 
 static inline int in_class(const uint8_t *cls, ch c) { return c < 128 ? cls[c] : cls[128]; }
 
+/* Whether a run may stop before position p: what follows it may start there. */
+static inline int may_follow(const uint8_t *next, int end_ok, const ch *t, Py_ssize_t n, Py_ssize_t p) {
+    return p < n ? in_class(next, t[p]) : end_ok;
+}
+
 static int push_frame(Work *w, int kind, int pc, Py_ssize_t pos, Py_ssize_t count, Py_ssize_t min,
-                      const uint8_t *next) {
+                      const uint8_t *next, int end_ok) {
     if (!grow((void **)&w->frames, &w->capframes, w->nframes + 1, sizeof(Frame))) return 0;
     Frame *f = &w->frames[w->nframes++];
     f->kind = kind;
@@ -130,6 +139,7 @@ static int push_frame(Work *w, int kind, int pc, Py_ssize_t pos, Py_ssize_t coun
     f->count = count;
     f->min = min;
     f->next = next;
+    f->end_ok = end_ok;
     f->trail = w->ntrail;
     return 1;
 }
@@ -158,14 +168,15 @@ static int run(const Engine *e, const Prog *p, const ch *t, Py_ssize_t n, Py_ssi
             Py_ssize_t limit = (max < 0 || n - pos < max) ? n - pos : max;
             Py_ssize_t k = 0;
             while (k < limit && in_class(cls, t[pos + k])) k++;
-            /* A run followed by a class only stops where that class matches (what backing off finds). */
-            const uint8_t *next = code[pc + 4] == OP_CLASS ? e->classes + code[pc + 5] * CLASS_SIZE : NULL;
+            /* A run only stops where what follows it may start (what backing off would find). */
+            const uint8_t *next = code[pc + 4] >= 0 ? e->classes + code[pc + 4] * CLASS_SIZE : NULL;
+            int end_ok = code[pc + 5];
             if (next)
-                while (k >= min && !(pos + k < n && in_class(next, t[pos + k]))) k--;
+                while (k >= min && !may_follow(next, end_ok, t, n, pos + k)) k--;
             if (k < min) goto fail;
-            if (k > min && !push_frame(w, FRAME_REPEAT, pc + 4, pos, k, min, next)) goto oom;
+            if (k > min && !push_frame(w, FRAME_REPEAT, pc + 6, pos, k, min, next, end_ok)) goto oom;
             pos += k;
-            pc += 4;
+            pc += 6;
             continue;
         }
         case OP_SPLIT:
@@ -174,7 +185,7 @@ static int run(const Engine *e, const Prog *p, const ch *t, Py_ssize_t n, Py_ssi
                 pc = code[pc + 2]; /* the first way starts with a character that is not here */
                 continue;
             }
-            if (!push_frame(w, FRAME_BRANCH, code[pc + 2], pos, 0, 0, NULL)) goto oom;
+            if (!push_frame(w, FRAME_BRANCH, code[pc + 2], pos, 0, 0, NULL, 0)) goto oom;
             pc = code[pc + 1];
             continue;
         case OP_JMP:
@@ -231,7 +242,7 @@ static int run(const Engine *e, const Prog *p, const ch *t, Py_ssize_t n, Py_ssi
             } else {
                 f->count--;
                 if (f->next)
-                    while (f->count >= f->min && !(f->pos + f->count < n && in_class(f->next, t[f->pos + f->count])))
+                    while (f->count >= f->min && !may_follow(f->next, f->end_ok, t, n, f->pos + f->count))
                         f->count--;
                 if (f->count < f->min) {
                     w->nframes--;
@@ -256,6 +267,14 @@ static inline int may_start(const uint8_t *first, const uint8_t *behind, int neg
     return !behind || (s > 0 && behind[b[s - 1]]) != negative;
 }
 
+/* Whether the characters after s may begin a match (s + p->width <= n): a cheap test that
+ * spares most hopeless starts the program's run. */
+static inline int prefix_ok(const Prog *p, const uint8_t *b, Py_ssize_t s) {
+    for (int i = 1; i < p->width; i++)
+        if (!((p->prefix[b[s + i]] >> i) & 1)) return 0;
+    return 1;
+}
+
 /* Leftmost match at or after `from`, like re.search(pattern, text, pos=from). */
 static int search(const Engine *e, const Prog *p, const ch *t, Py_ssize_t n, Py_ssize_t from, Work *w,
                   Py_ssize_t *mstart, Py_ssize_t *mend) {
@@ -266,9 +285,10 @@ static int search(const Engine *e, const Prog *p, const ch *t, Py_ssize_t n, Py_
     }
     const uint8_t *first = e->classes + p->first * CLASS_SIZE, *b = (const uint8_t *)w->bytes;
     const uint8_t *behind = p->behind >= 0 ? e->classes + p->behind * CLASS_SIZE : NULL;
-    for (Py_ssize_t s = from; s < n; s++) { /* programs never match the empty string */
+    for (Py_ssize_t s = from; s <= n - p->shortest; s++) { /* programs never match the empty string */
         if (!first[b[s]]) continue;
         if (behind && (s > 0 && behind[b[s - 1]]) == p->behind_negative) continue;
+        if (!prefix_ok(p, b, s)) continue;
         if (run(e, p, t, n, s, w, mend)) {
             *mstart = s;
             return 1;
@@ -285,7 +305,8 @@ static int search_numeric(const Engine *e, const Prog *p, const ch *t, Py_ssize_
     const uint8_t *behind = p->behind >= 0 ? e->classes + p->behind * CLASS_SIZE : NULL;
     for (Py_ssize_t i = *cursor; i < w->nnumeric; i++) {
         Py_ssize_t s = w->numeric[i];
-        if (s < from || !may_start(first, behind, p->behind_negative, b, s)) continue;
+        if (s > n - p->shortest) break;
+        if (s < from || !may_start(first, behind, p->behind_negative, b, s) || !prefix_ok(p, b, s)) continue;
         if (run(e, p, t, n, s, w, mend)) {
             *mstart = s;
             *cursor = i + 1;
@@ -549,10 +570,17 @@ static int to_str(PyObject *obj, Str *out) {
 
 static int to_prog(PyObject *tuple, Prog *prog) {
     PyObject *code;
-    Py_buffer view;
-    if (!PyArg_ParseTuple(tuple, "Oiiiii", &code, &prog->nslots, &prog->first, &prog->anchored, &prog->behind,
-                          &prog->behind_negative))
+    Py_buffer view, prefix;
+    if (!PyArg_ParseTuple(tuple, "Oiiiiiy*in", &code, &prog->nslots, &prog->first, &prog->anchored, &prog->behind,
+                          &prog->behind_negative, &prefix, &prog->width, &prog->shortest))
         return 0;
+    int prefix_fits = prefix.len == (Py_ssize_t)sizeof(prog->prefix);
+    if (prefix_fits) memcpy(prog->prefix, prefix.buf, sizeof(prog->prefix));
+    PyBuffer_Release(&prefix);
+    if (!prefix_fits || prog->width < 0 || prog->width > 32 || prog->shortest < prog->width) {
+        PyErr_SetString(PyExc_ValueError, "prefix table");
+        return 0;
+    }
     if (prog->nslots > 64) {
         PyErr_SetString(PyExc_ValueError, "too many capture groups");
         return 0;
