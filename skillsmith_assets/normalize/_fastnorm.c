@@ -19,6 +19,23 @@ enum { OP_CLASS = 1, OP_REPEAT, OP_SPLIT, OP_JMP, OP_SAVE, OP_BEHIND, OP_AHEAD, 
 enum { STEP_MASK = 0, STEP_CLIP, STEP_TRUNCATE, STEP_TRIM };
 #define CLASS_SIZE 129
 #define NUL_REPLACEMENT 0x2400
+/* Bytes readable past the end of a text's byte copy: candidates are found 16 at a time. */
+#define BYTES_PAD 16
+/* A class of at most this many ranges of byte values is tested 16 characters at a time. */
+#define MAX_RANGES 8
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#define BLOCKS 1
+#else
+#define BLOCKS 0
+#endif
+
+/* A class as ranges of byte values (nranges 0: too many, tested one character at a time). */
+typedef struct {
+    int nranges;
+    uint8_t lo[MAX_RANGES], span[MAX_RANGES];
+} Ranges;
 
 typedef struct {
     int32_t *code;
@@ -63,6 +80,7 @@ typedef struct {
 typedef struct {
     PyObject_HEAD
     uint8_t *classes;
+    Ranges *ranges; /* per class */
     Step *steps;
     int nsteps;
     Prog kind;
@@ -275,6 +293,55 @@ static inline int prefix_ok(const Prog *p, const uint8_t *b, Py_ssize_t s) {
     return 1;
 }
 
+#if BLOCKS
+/* Bit i: whether b[i] (of 16) is in the class. */
+static inline unsigned block_mask(const Ranges *r, __m128i bytes) {
+    __m128i in = _mm_setzero_si128();
+    for (int i = 0; i < r->nranges; i++) {
+        __m128i off = _mm_sub_epi8(bytes, _mm_set1_epi8((char)r->lo[i]));
+        in = _mm_or_si128(in, _mm_cmpeq_epi8(_mm_min_epu8(off, _mm_set1_epi8((char)r->span[i])), off));
+    }
+    return (unsigned)_mm_movemask_epi8(in);
+}
+
+/* search() for programs whose first class (and leading lookbehind's) are ranges: the
+ * possible starts are found 16 at a time. b holds BYTES_PAD readable bytes past n. */
+static int search_blocks(const Engine *e, const Prog *p, const ch *t, Py_ssize_t n, Py_ssize_t from, Work *w,
+                         Py_ssize_t *mstart, Py_ssize_t *mend) {
+    const uint8_t *b = (const uint8_t *)w->bytes;
+    const Ranges *first = &e->ranges[p->first], *behind = p->behind >= 0 ? &e->ranges[p->behind] : NULL;
+    const uint8_t *behind_table = behind ? e->classes + p->behind * CLASS_SIZE : NULL;
+    Py_ssize_t last = n - p->shortest; /* the last start that leaves room for a match */
+    /* whether the character before the block is in the lookbehind's class */
+    unsigned before = behind && from > 0 && behind_table[b[from - 1]];
+    for (Py_ssize_t s = from; s <= last; s += 16) {
+        __m128i bytes = _mm_loadu_si128((const __m128i *)(b + s));
+        unsigned starts = block_mask(first, bytes);
+        if (behind) {
+            if (!starts) { /* the lookbehind's class is only worked out where a start is possible */
+                before = behind_table[b[s + 15]];
+                continue;
+            }
+            unsigned in = block_mask(behind, bytes), prev = ((in << 1) | before) & 0xffff;
+            before = in >> 15;
+            starts &= p->behind_negative ? ~prev : prev;
+        }
+        if (last - s < 15) starts &= (1u << (last - s + 1)) - 1;
+        while (starts) {
+            Py_ssize_t at = s + __builtin_ctz(starts);
+            starts &= starts - 1;
+            if (!prefix_ok(p, b, at)) continue;
+            if (run(e, p, t, n, at, w, mend)) {
+                *mstart = at;
+                return 1;
+            }
+            if (w->failed) return 0;
+        }
+    }
+    return 0;
+}
+#endif
+
 /* Leftmost match at or after `from`, like re.search(pattern, text, pos=from). */
 static int search(const Engine *e, const Prog *p, const ch *t, Py_ssize_t n, Py_ssize_t from, Work *w,
                   Py_ssize_t *mstart, Py_ssize_t *mend) {
@@ -283,6 +350,10 @@ static int search(const Engine *e, const Prog *p, const ch *t, Py_ssize_t n, Py_
         *mstart = 0;
         return run(e, p, t, n, 0, w, mend);
     }
+#if BLOCKS
+    if (e->ranges[p->first].nranges && (p->behind < 0 || e->ranges[p->behind].nranges))
+        return search_blocks(e, p, t, n, from, w, mstart, mend);
+#endif
     const uint8_t *first = e->classes + p->first * CLASS_SIZE, *b = (const uint8_t *)w->bytes;
     const uint8_t *behind = p->behind >= 0 ? e->classes + p->behind * CLASS_SIZE : NULL;
     for (Py_ssize_t s = from; s <= n - p->shortest; s++) { /* programs never match the empty string */
@@ -352,7 +423,7 @@ static inline void uncount(Work *w, ch c) {
 static int make_lower(Work *w, Py_ssize_t n);
 
 static int as_bytes(const ch *t, Py_ssize_t n, char **buf, Py_ssize_t *cap, int folded) {
-    if (!grow((void **)buf, cap, n + 1, 1)) return 0;
+    if (!grow((void **)buf, cap, n + BYTES_PAD, 1)) return 0;
     char *b = *buf;
     for (Py_ssize_t i = 0; i < n; i++) {
         ch c = t[i];
@@ -424,7 +495,7 @@ static void substitute(const Engine *e, const Step *step, Work *w, Py_ssize_t *n
                 need += w->slots[2 * part->group + 1] - w->slots[2 * part->group];
         }
         if (!grow((void **)&w->other, &w->capother, need + 1, sizeof(ch)) ||
-            !grow((void **)&w->otherbytes, &w->capotherbytes, need + 1, 1)) {
+            !grow((void **)&w->otherbytes, &w->capotherbytes, need + BYTES_PAD, 1)) {
             w->failed = 1;
             return;
         }
@@ -446,7 +517,7 @@ static void substitute(const Engine *e, const Step *step, Work *w, Py_ssize_t *n
     }
     if (w->failed || !changed) return;
     if (!grow((void **)&w->other, &w->capother, out + (len - at) + 1, sizeof(ch)) ||
-        !grow((void **)&w->otherbytes, &w->capotherbytes, out + (len - at) + 1, 1)) {
+        !grow((void **)&w->otherbytes, &w->capotherbytes, out + (len - at) + BYTES_PAD, 1)) {
         w->failed = 1;
         return;
     }
@@ -663,10 +734,37 @@ static void Engine_dealloc(Engine *self) {
     }
     PyMem_Free(self->steps);
     PyMem_Free(self->classes);
+    PyMem_Free(self->ranges);
     PyMem_Free(self->kind.code);
     PyMem_Free(self->kind_default.text);
     PyMem_Free(self->kind_default.ascii);
     Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* Each class as ranges of byte values, where it has few enough. */
+static int make_ranges(Engine *self, Py_ssize_t nclasses) {
+    self->ranges = PyMem_Calloc((size_t)nclasses + 1, sizeof(Ranges));
+    if (!self->ranges) {
+        PyErr_NoMemory();
+        return 0;
+    }
+    for (Py_ssize_t k = 0; k < nclasses; k++) {
+        const uint8_t *members = self->classes + k * CLASS_SIZE;
+        Ranges *r = &self->ranges[k];
+        for (int c = 0; c < CLASS_SIZE; c++) {
+            if (!members[c] || (c > 0 && members[c - 1])) continue;
+            int end = c;
+            while (end + 1 < CLASS_SIZE && members[end + 1]) end++;
+            if (r->nranges == MAX_RANGES) {
+                r->nranges = 0;
+                break;
+            }
+            r->lo[r->nranges] = (uint8_t)c;
+            r->span[r->nranges] = (uint8_t)(end - c);
+            r->nranges++;
+        }
+    }
+    return 1;
 }
 
 static int Engine_init(Engine *self, PyObject *args, PyObject *Py_UNUSED(kwds)) {
@@ -691,6 +789,7 @@ static int Engine_init(Engine *self, PyObject *args, PyObject *Py_UNUSED(kwds)) 
     }
     memcpy(self->classes, classes.buf, (size_t)classes.len);
     PyBuffer_Release(&classes);
+    if (!make_ranges(self, classes.len / CLASS_SIZE)) return -1;
     self->nsteps = (int)PyTuple_GET_SIZE(steps);
     self->steps = PyMem_Calloc((size_t)self->nsteps + 1, sizeof(Step));
     if (!self->steps) {

@@ -147,12 +147,14 @@ ANY = ((1 << 129) - 1, True)
 PREFIX_MAX = 32
 
 
+@lru_cache(maxsize=None)
 def _bits(members: bytes) -> int:
-    return sum(1 << code for code, member in enumerate(members) if member)
+    return int(members[::-1].hex()[1::2], 2)
 
 
+@lru_cache(maxsize=None)
 def _members(bits: int) -> bytes:
-    return bytes((bits >> code) & 1 for code in range(129))
+    return bytes.fromhex("".join("0" + digit for digit in format(bits, "0129b")[::-1]))
 
 
 def _union(a: tuple[int, bool], b: tuple[int, bool]) -> tuple[int, bool]:
@@ -199,51 +201,72 @@ def _follows(pattern, follow: tuple[int, bool]) -> list[tuple[int, bool]]:
     return result
 
 
-def _offsets(pattern, width: int) -> tuple[set[int], list[int]]:
-    """(the lengths a match can have, capped at width; per offset below width, the characters
-    a match can hold there, as bit sets): a superset, for the prefilter at candidate starts."""
-    lengths, classes = {0}, [0] * width
+def _offsets(pattern, width: int) -> tuple[int, list[int]]:
+    """(the lengths a match can have, capped at width, as bits; per offset below width, the
+    characters a match can hold there, as bit sets): a superset, for the prefilter at starts."""
+    lengths, classes = 1, [0] * width
     for op, av in pattern:
         lengths, classes = _concat(lengths, classes, *_node_offsets(op, av, width), width)
     return lengths, classes
 
 
-def _concat(lengths_a, classes_a, lengths_b, classes_b, width):
+def _lengths(bits: int):
+    while bits:
+        low = bits & -bits
+        yield low.bit_length() - 1
+        bits ^= low
+
+
+def _concat(lengths_a: int, classes_a, lengths_b: int, classes_b, width: int):
     classes = list(classes_a)
-    for length in lengths_a:
+    lengths = 0
+    for length in _lengths(lengths_a):
+        lengths |= lengths_b << length
         for i in range(length, width):
             classes[i] |= classes_b[i - length]
-    return {min(a + b, width) for a in lengths_a for b in lengths_b}, classes
+    capped = lengths & ((1 << width) - 1)
+    return capped | (1 << width if lengths >> width else 0), classes
 
 
 def _node_offsets(op, av, width):
     if _is_char(op):
-        return {1}, [_bits(_class_members(op, av))] + [0] * (width - 1)
+        return 2, [_bits(_class_members(op, av))] + [0] * (width - 1)
     if op in (sre.AT, sre.ASSERT, sre.ASSERT_NOT):
-        return {0}, [0] * width
+        return 1, [0] * width
     if op is sre.SUBPATTERN:
         return _offsets(av[3], width)
     if op is sre.BRANCH:
-        lengths, classes = set(), [0] * width
+        lengths, classes = 0, [0] * width
         for alternative in av[1]:
             alt_lengths, alt_classes = _offsets(alternative, width)
             lengths |= alt_lengths
             classes = [a | b for a, b in zip(classes, alt_classes)]
         return lengths, classes
     if op is sre.MAX_REPEAT:
-        low, high, body = av
-        body_lengths, body_classes = _offsets(body, width)
-        lengths, classes = {0}, [0] * width
-        for _ in range(low):
-            lengths, classes = _concat(lengths, classes, body_lengths, body_classes, width)
-        all_lengths, all_classes = set(lengths), list(classes)
-        more = width + 1 if high is sre.MAXREPEAT or high == sre.MAXREPEAT else min(high - low, width + 1)
-        for _ in range(more):  # after width + 1 more, nothing new can show below width
-            lengths, classes = _concat(lengths, classes, body_lengths, body_classes, width)
-            all_lengths |= lengths
-            all_classes = [a | b for a, b in zip(all_classes, classes)]
-        return all_lengths, all_classes
+        return _repeat_offsets(*av, width)
     raise UnsupportedPattern(f"regex operator {op}")
+
+
+def _repeat_offsets(low: int, high: int, body, width: int):
+    unbounded = high is sre.MAXREPEAT or high == sre.MAXREPEAT
+    if len(body) == 1 and _is_char(body[0][0]):  # a run of one class: its offsets directly
+        top = width if unbounded else min(high, width)
+        lengths = sum(1 << k for k in range(min(low, width), top + 1))
+        members = _bits(_class_members(*body[0]))
+        return lengths, [members] * top + [0] * (width - top)
+    body_lengths, body_classes = _offsets(body, width)
+    lengths, classes = 1, [0] * width
+    for _ in range(low):
+        lengths, classes = _concat(lengths, classes, body_lengths, body_classes, width)
+    all_lengths, all_classes = lengths, list(classes)
+    more = width + 1 if unbounded else min(high - low, width + 1)
+    for _ in range(more):  # after width + 1 more, nothing new can show below width
+        if lengths == 1 << width:  # every match so far reaches past width: more add nothing below it
+            break
+        lengths, classes = _concat(lengths, classes, body_lengths, body_classes, width)
+        all_lengths |= lengths
+        all_classes = [a | b for a, b in zip(all_classes, classes)]
+    return all_lengths, all_classes
 
 
 def _prefix(tree) -> tuple[bytes, int, int]:
@@ -251,13 +274,14 @@ def _prefix(tree) -> tuple[bytes, int, int]:
     hold it, up to the last offset that excludes anything and within the shortest match: a start
     whose next characters miss their bit cannot match, and is skipped without running the program."""
     lengths, classes = _offsets(tree, PREFIX_MAX)
-    width = shortest = min(lengths)
+    width = shortest = next(_lengths(lengths))
     while width > 1 and classes[width - 1] == ANY[0]:
         width -= 1
     table = [0] * 129
     for offset in range(1, width):
+        members = _members(classes[offset])
         for code in range(129):
-            if (classes[offset] >> code) & 1:
+            if members[code]:
                 table[code] |= 1 << offset
     import array
 

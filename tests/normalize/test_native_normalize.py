@@ -124,3 +124,20 @@ def test_a_rule_the_engine_cannot_run_leaves_normalization_to_python(monkeypatch
             assert native_normalize.engine() is None
     finally:
         native_normalize.engine.cache_clear()
+
+
+# Tokens that masks find, and what may stand right before them (a word character before
+# one means no match): placed at every offset around the 16-character blocks in which the
+# engine looks for the places a match may start.
+BOUNDARY_TOKENS = ["3f2b8c1e-9a4d-4e0f-8b7a-2c1d0e9f8a7b", "Bearer abc.DEF-123", "xoxb-1234567890-abcdef", "<ip> <ip>",
+                   "10.0.0.1:5432", "deadbeef1234567", "tx274a77a8975c4a66aeb24", "Nov  7 10:00:00", "350ms", "a  b",
+                   "v6.1.7601", "blk_-12", "fe80::1"]
+BOUNDARY_BEFORE = ["", " ", "x", "_", "-", ".", "é", "\t"]
+
+
+def test_every_offset_around_blocks(engine):
+    messages = [filler * offset + before + token + after
+                for token in BOUNDARY_TOKENS for before in BOUNDARY_BEFORE
+                for filler in (" ", "é", "q")
+                for offset in range(0, 36) for after in ("", " ", "x")]
+    assert compiled(engine, messages) == python_engine(messages)
