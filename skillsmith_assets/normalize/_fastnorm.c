@@ -61,6 +61,7 @@ typedef struct {
     Py_ssize_t len;
     char *ascii;      /* the same text as bytes (guards and keywords are ASCII) */
     uint64_t need[2]; /* the ASCII characters it holds, as bits */
+    int letters;      /* whether it holds a letter (else case folding cannot change a match) */
 } Str;
 
 typedef struct {
@@ -422,23 +423,63 @@ static inline void uncount(Work *w, ch c) {
 
 static int make_lower(Work *w, Py_ssize_t n);
 
-static int as_bytes(const ch *t, Py_ssize_t n, char **buf, Py_ssize_t *cap, int folded) {
-    if (!grow((void **)buf, cap, n + BYTES_PAD, 1)) return 0;
-    char *b = *buf;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        ch c = t[i];
-        b[i] = (char)(c >= 128 ? 0x80 : (folded && c >= 'A' && c <= 'Z') ? c + 32 : c);
+/* The text as bytes: ASCII as is, every other character 0x80. */
+static void to_bytes(const ch *t, Py_ssize_t n, uint8_t *b) {
+    Py_ssize_t i = 0;
+#if BLOCKS
+    const __m128i top = _mm_set1_epi8((char)0x80);
+    for (; i + 16 <= n; i += 16) { /* saturating packs: 32 -> 16 -> 8 bits, then anything above 0x80 is 0x80 */
+        __m128i low = _mm_packs_epi32(_mm_loadu_si128((const __m128i *)(t + i)),
+                                      _mm_loadu_si128((const __m128i *)(t + i + 4)));
+        __m128i high = _mm_packs_epi32(_mm_loadu_si128((const __m128i *)(t + i + 8)),
+                                       _mm_loadu_si128((const __m128i *)(t + i + 12)));
+        _mm_storeu_si128((__m128i *)(b + i), _mm_min_epu8(_mm_packus_epi16(low, high), top));
     }
-    return 1;
+#endif
+    for (; i < n; i++) b[i] = (uint8_t)(t[i] >= 128 ? 0x80 : t[i]);
+}
+
+/* b with ASCII letters lower-cased. */
+static void fold_bytes(const uint8_t *b, Py_ssize_t n, uint8_t *out) {
+    Py_ssize_t i = 0;
+#if BLOCKS
+    for (; i + 16 <= n; i += 16) {
+        __m128i bytes = _mm_loadu_si128((const __m128i *)(b + i));
+        __m128i off = _mm_sub_epi8(bytes, _mm_set1_epi8('A'));
+        __m128i upper = _mm_cmpeq_epi8(_mm_min_epu8(off, _mm_set1_epi8(25)), off);
+        _mm_storeu_si128((__m128i *)(out + i), _mm_or_si128(bytes, _mm_and_si128(upper, _mm_set1_epi8(0x20))));
+    }
+#endif
+    for (; i < n; i++) out[i] = (uint8_t)(b[i] >= 'A' && b[i] <= 'Z' ? b[i] + 32 : b[i]);
 }
 
 /* w->bytes made for the current text: search() reads classes off it. */
 static int ensure_bytes(Work *w, Py_ssize_t n) {
     if (!w->bytes_valid) {
-        if (!as_bytes(w->text, n, &w->bytes, &w->capbytes, 0)) return 0;
+        if (!grow((void **)&w->bytes, &w->capbytes, n + BYTES_PAD, 1)) return 0;
+        to_bytes(w->text, n, (uint8_t *)w->bytes);
         w->bytes_valid = 1;
     }
     return 1;
+}
+
+/* Whether needle (m >= 2 bytes) occurs in hay[0:n], which has BYTES_PAD readable bytes past n. */
+static int find(const char *hay, Py_ssize_t n, const char *needle, Py_ssize_t m) {
+#if BLOCKS
+    Py_ssize_t last = n - m; /* the last place it may start */
+    const __m128i first = _mm_set1_epi8(needle[0]), second = _mm_set1_epi8(needle[1]);
+    for (Py_ssize_t s = 0; s <= last; s += 16) { /* places where its first two bytes are, 16 at a time */
+        __m128i here = _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(hay + s)), first);
+        __m128i next = _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(hay + s + 1)), second);
+        unsigned hits = (unsigned)_mm_movemask_epi8(_mm_and_si128(here, next));
+        if (last - s < 15) hits &= (1u << (last - s + 1)) - 1;
+        for (; hits; hits &= hits - 1)
+            if (memcmp(hay + s + __builtin_ctz(hits) + 2, needle + 2, (size_t)(m - 2)) == 0) return 1;
+    }
+    return 0;
+#else
+    return memmem(hay, (size_t)n, needle, (size_t)m) != NULL;
+#endif
 }
 
 /* Substring test of an ASCII needle; the character counts make absent or one-character
@@ -451,19 +492,17 @@ static int contains(Work *w, Py_ssize_t n, const Str *needle, int folded, int sh
     uint64_t high = folded ? w->present[1] | ((w->present[1] & UPPER_LETTERS) << 32) : w->present[1];
     if ((needle->need[0] & ~w->present[0]) | (needle->need[1] & ~high)) return 0;
     if (m == 1 || shallow) return 1;
-    if (folded && !w->lower_valid && !make_lower(w, n)) {
+    folded = folded && needle->letters;
+    if (folded ? !w->lower_valid && !make_lower(w, n) : !ensure_bytes(w, n)) {
         w->failed = 1;
         return 0;
     }
-    if (!folded && !ensure_bytes(w, n)) {
-        w->failed = 1;
-        return 0;
-    }
-    return memmem(folded ? w->lower : w->bytes, (size_t)n, needle->ascii, (size_t)m) != NULL;
+    return find(folded ? w->lower : w->bytes, n, needle->ascii, m);
 }
 
 static int make_lower(Work *w, Py_ssize_t n) {
-    if (!as_bytes(w->text, n, &w->lower, &w->caplower, 1)) return 0;
+    if (!ensure_bytes(w, n) || !grow((void **)&w->lower, &w->caplower, n + BYTES_PAD, 1)) return 0;
+    fold_bytes((const uint8_t *)w->bytes, n, (uint8_t *)w->lower);
     w->lower_valid = 1;
     return 1;
 }
@@ -537,10 +576,18 @@ static void substitute(const Engine *e, const Step *step, Work *w, Py_ssize_t *n
     *n = out;
 }
 
+/* The counts and present bits of the text, from its bytes (every non-ASCII character is 0x80). */
 static void count_chars(Work *w, Py_ssize_t n) {
+    const uint8_t *b = (const uint8_t *)w->bytes;
     memset(w->counts, 0, sizeof(w->counts));
-    w->present[0] = w->present[1] = 0;
-    for (Py_ssize_t i = 0; i < n; i++) count(w, w->text[i]);
+    for (Py_ssize_t i = 0; i < n; i++) w->counts[b[i]]++;
+    uint64_t low = 0, high = 0;
+    for (int c = 0; c < 64; c++) {
+        low |= (uint64_t)(w->counts[c] != 0) << c;
+        high |= (uint64_t)(w->counts[c + 64] != 0) << c;
+    }
+    w->present[0] = low;
+    w->present[1] = high;
 }
 
 static int any_digit(const Work *w) { return (w->present[0] & ((uint64_t)0x3ff << '0')) != 0; }
@@ -553,6 +600,10 @@ static inline void changed(Work *w) {
 /* Whether a mask's guard and keywords allow a match (both are exact: a skipped mask cannot match). */
 static int may_match(const Step *step, Work *w, Py_ssize_t len) {
     if (!w->counted) {
+        if (!ensure_bytes(w, len)) {
+            w->failed = 1;
+            return 0;
+        }
         count_chars(w, len);
         w->counted = 1;
     }
@@ -628,6 +679,7 @@ static int to_str(PyObject *obj, Str *out) {
         return 0;
     }
     out->need[0] = out->need[1] = 0;
+    out->letters = 0;
     for (Py_ssize_t i = 0; i < out->len; i++) {
         if (out->text[i] >= 128) {
             PyErr_SetString(PyExc_ValueError, "guards and keywords are ASCII");
@@ -635,6 +687,7 @@ static int to_str(PyObject *obj, Str *out) {
         }
         out->ascii[i] = (char)out->text[i];
         set_bit(out->need, out->text[i], 1);
+        out->letters |= (out->text[i] | 0x20) >= 'a' && (out->text[i] | 0x20) <= 'z';
     }
     return 1;
 }
