@@ -390,15 +390,23 @@ static int search_numeric(const Engine *e, const Prog *p, const ch *t, Py_ssize_
     return 0;
 }
 
+/* The positions of digits and '-', from the byte copy (which must be made). */
 static int find_numeric(Work *w, Py_ssize_t n) {
-    w->nnumeric = 0;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        ch c = w->text[i];
-        if ((c >= '0' && c <= '9') || c == '-') {
-            if (!grow((void **)&w->numeric, &w->capnumeric, w->nnumeric + 1, sizeof(Py_ssize_t))) return 0;
-            w->numeric[w->nnumeric++] = i;
-        }
+    const uint8_t *b = (const uint8_t *)w->bytes;
+    if (!grow((void **)&w->numeric, &w->capnumeric, n + 1, sizeof(Py_ssize_t))) return 0;
+    Py_ssize_t found = 0, i = 0;
+#if BLOCKS
+    for (; i + 16 <= n; i += 16) {
+        __m128i bytes = _mm_loadu_si128((const __m128i *)(b + i));
+        __m128i off = _mm_sub_epi8(bytes, _mm_set1_epi8('0'));
+        __m128i digit = _mm_cmpeq_epi8(_mm_min_epu8(off, _mm_set1_epi8(9)), off);
+        unsigned hits = (unsigned)_mm_movemask_epi8(_mm_or_si128(digit, _mm_cmpeq_epi8(bytes, _mm_set1_epi8('-'))));
+        for (; hits; hits &= hits - 1) w->numeric[found++] = i + __builtin_ctz(hits);
     }
+#endif
+    for (; i < n; i++)
+        if ((b[i] >= '0' && b[i] <= '9') || b[i] == '-') w->numeric[found++] = i;
+    w->nnumeric = found;
     w->numeric_valid = 1;
     return 1;
 }
@@ -520,7 +528,7 @@ static inline void append(Work *w, Py_ssize_t *out, const ch *text, const char *
 static void substitute(const Engine *e, const Step *step, Work *w, Py_ssize_t *n) {
     Py_ssize_t at = 0, out = 0, mstart, mend, len = *n, cursor = 0;
     int changed = 0;
-    if ((step->numeric && !w->numeric_valid && !find_numeric(w, len)) || !ensure_bytes(w, len)) {
+    if (!ensure_bytes(w, len) || (step->numeric && !w->numeric_valid && !find_numeric(w, len))) {
         w->failed = 1;
         return;
     }
