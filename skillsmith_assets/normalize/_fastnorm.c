@@ -34,7 +34,7 @@ enum { STEP_MASK = 0, STEP_CLIP, STEP_TRUNCATE, STEP_TRIM };
 /* A class as ranges of byte values (nranges 0: too many, tested one character at a time). */
 typedef struct {
     int nranges;
-    uint8_t lo[MAX_RANGES], span[MAX_RANGES];
+    uint8_t lo[MAX_RANGES][16], span[MAX_RANGES][16]; /* each byte repeated 16 times, for the vectors */
 } Ranges;
 
 typedef struct {
@@ -297,11 +297,21 @@ static inline int prefix_ok(const Prog *p, const uint8_t *b, Py_ssize_t s) {
 #if BLOCKS
 /* Bit i: whether b[i] (of 16) is in the class. */
 static inline unsigned block_mask(const Ranges *r, __m128i bytes) {
-    __m128i in = _mm_setzero_si128();
-    for (int i = 0; i < r->nranges; i++) {
-        __m128i off = _mm_sub_epi8(bytes, _mm_set1_epi8((char)r->lo[i]));
-        in = _mm_or_si128(in, _mm_cmpeq_epi8(_mm_min_epu8(off, _mm_set1_epi8((char)r->span[i])), off));
+    __m128i in = _mm_setzero_si128(), off;
+#define RANGE(i)                                                                                            \
+    off = _mm_sub_epi8(bytes, _mm_loadu_si128((const __m128i *)r->lo[i]));                                  \
+    in = _mm_or_si128(in, _mm_cmpeq_epi8(_mm_min_epu8(off, _mm_loadu_si128((const __m128i *)r->span[i])), off))
+    switch (r->nranges) { /* unrolled: falls through from the last range to the first */
+    case 8: RANGE(7); /* fall through */
+    case 7: RANGE(6); /* fall through */
+    case 6: RANGE(5); /* fall through */
+    case 5: RANGE(4); /* fall through */
+    case 4: RANGE(3); /* fall through */
+    case 3: RANGE(2); /* fall through */
+    case 2: RANGE(1); /* fall through */
+    default: RANGE(0);
     }
+#undef RANGE
     return (unsigned)_mm_movemask_epi8(in);
 }
 
@@ -490,15 +500,19 @@ static int find(const char *hay, Py_ssize_t n, const char *needle, Py_ssize_t m)
 #endif
 }
 
+/* Whether the text holds every character of needle (in either case for letters when folded). */
+static inline int has_chars(const Work *w, const Str *needle, int folded) {
+    uint64_t high = folded ? w->present[1] | ((w->present[1] & UPPER_LETTERS) << 32) : w->present[1];
+    return !((needle->need[0] & ~w->present[0]) | (needle->need[1] & ~high));
+}
+
 /* Substring test of an ASCII needle; the character counts make absent or one-character
  * needles cost nothing. folded: the needle is lower-case and the text is compared folded.
  * shallow: only the counts are consulted (a "yes" may be wrong, a "no" never is). */
 static int contains(Work *w, Py_ssize_t n, const Str *needle, int folded, int shallow) {
     Py_ssize_t m = needle->len;
     if (m == 0) return 1;
-    if (m > n) return 0;
-    uint64_t high = folded ? w->present[1] | ((w->present[1] & UPPER_LETTERS) << 32) : w->present[1];
-    if ((needle->need[0] & ~w->present[0]) | (needle->need[1] & ~high)) return 0;
+    if (m > n || !has_chars(w, needle, folded)) return 0;
     if (m == 1 || shallow) return 1;
     folded = folded && needle->letters;
     if (folded ? !w->lower_valid && !make_lower(w, n) : !ensure_bytes(w, n)) {
@@ -589,13 +603,17 @@ static void count_chars(Work *w, Py_ssize_t n) {
     const uint8_t *b = (const uint8_t *)w->bytes;
     memset(w->counts, 0, sizeof(w->counts));
     for (Py_ssize_t i = 0; i < n; i++) w->counts[b[i]]++;
-    uint64_t low = 0, high = 0;
-    for (int c = 0; c < 64; c++) {
-        low |= (uint64_t)(w->counts[c] != 0) << c;
-        high |= (uint64_t)(w->counts[c + 64] != 0) << c;
+    uint64_t bits[2] = {0, 0};
+    int c = 0;
+#if BLOCKS
+    for (; c < 128; c += 4) { /* four counts at a time: one bit each for "none" */
+        __m128i none = _mm_cmpeq_epi32(_mm_loadu_si128((const __m128i *)(w->counts + c)), _mm_setzero_si128());
+        bits[c / 64] |= (uint64_t)(~_mm_movemask_ps(_mm_castsi128_ps(none)) & 15) << (c % 64);
     }
-    w->present[0] = low;
-    w->present[1] = high;
+#endif
+    for (; c < 128; c++) bits[c / 64] |= (uint64_t)(w->counts[c] != 0) << (c % 64);
+    w->present[0] = bits[0];
+    w->present[1] = bits[1];
 }
 
 static int any_digit(const Work *w) { return (w->present[0] & ((uint64_t)0x3ff << '0')) != 0; }
@@ -615,19 +633,24 @@ static int may_match(const Step *step, Work *w, Py_ssize_t len) {
         count_chars(w, len);
         w->counted = 1;
     }
-    if (!contains(w, len, &step->guard, 0, step->narrow)) return 0;
+    if (step->guard.len && !contains(w, len, &step->guard, 0, step->narrow)) return 0;
     if (step->digits) return any_digit(w);
     if (!step->nkeywords) return 1;
-    for (int k = 0; k < step->nkeywords; k++)
-        if (contains(w, len, &step->keywords[k], 1, step->narrow)) return 1;
+    for (int k = 0; k < step->nkeywords; k++) /* most keywords miss a character: that test is inline */
+        if (has_chars(w, &step->keywords[k], 1) && contains(w, len, &step->keywords[k], 1, step->narrow)) return 1;
     return 0;
 }
 
 /* Normalize w->text[0:*n] in place (w->text may be swapped); mirrors normalize_error_message. */
 static void normalize_text(const Engine *e, Work *w, Py_ssize_t *n) {
-    Py_ssize_t len = *n;
+    Py_ssize_t len = *n, i = 0;
     changed(w);
-    for (Py_ssize_t i = 0; i < len; i++)
+#if BLOCKS
+    for (; i + 4 <= len; i += 4) /* most texts hold no NUL: looked for four characters at a time */
+        if (_mm_movemask_epi8(_mm_cmpeq_epi32(_mm_loadu_si128((const __m128i *)(w->text + i)), _mm_setzero_si128())))
+            break;
+#endif
+    for (; i < len; i++)
         if (w->text[i] == 0) w->text[i] = NUL_REPLACEMENT;
     for (int s = 0; s < e->nsteps && !w->failed; s++) {
         const Step *step = &e->steps[s];
@@ -820,8 +843,8 @@ static int make_ranges(Engine *self, Py_ssize_t nclasses) {
                 r->nranges = 0;
                 break;
             }
-            r->lo[r->nranges] = (uint8_t)c;
-            r->span[r->nranges] = (uint8_t)(end - c);
+            memset(r->lo[r->nranges], c, 16);
+            memset(r->span[r->nranges], end - c, 16);
             r->nranges++;
         }
     }
@@ -882,10 +905,15 @@ typedef struct {
     int32_t *index; /* per message: its result */
 } Batch;
 
+/* FNV-1a over pairs of characters, then mixed: the table's slots take the low bits. */
 static uint64_t hash_text(const ch *t, Py_ssize_t n) {
-    uint64_t h = 1469598103934665603ULL;
-    for (Py_ssize_t i = 0; i < n; i++) h = (h ^ t[i]) * 1099511628211ULL;
-    return h;
+    uint64_t h = 1469598103934665603ULL ^ (uint64_t)n;
+    Py_ssize_t i = 0;
+    for (; i + 2 <= n; i += 2) h = (h ^ (t[i] | (uint64_t)t[i + 1] << 32)) * 1099511628211ULL;
+    if (i < n) h = (h ^ t[i]) * 1099511628211ULL;
+    h ^= h >> 29;
+    h *= 0xbf58476d1ce4e5b9ULL;
+    return h ^ (h >> 32);
 }
 
 static int rehash(Batch *b) {

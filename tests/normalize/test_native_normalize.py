@@ -147,7 +147,7 @@ def test_keywords_and_guards_at_every_offset_with_any_character_before(engine):
     """Guards and keywords are looked for in the text's byte copy (upper-case letters folded
     for keywords), made 16 characters at a time: characters on the edges of ASCII, of the
     letters and of UTF-16 surrogates, and words in every case, at every offset."""
-    neighbours = ["\x7f", "\x80", "\xff", "\u0100", "\u7fff", "\u8000", "\uffff", "\U00010000", "\U0010ffff",
+    neighbours = ["\x00", "\x7f", "\x80", "\xff", "\u0100", "\u7fff", "\u8000", "\uffff", "\U00010000", "\U0010ffff",
                   "@", "[", "`", "{", "Z", "a"]
     words = ["PASSWORD=hunter2", "Password: x", "pa\u0100ssword=x", "P@SSWORD=x", "TOKEN=abc", "BEARER abcdefgh",
              "bearer abcdefgh", "  x", "\t\n", "<int> <int>", "<int>,<id>", "File \"/a.py\", line 3", "://h/x?y",
