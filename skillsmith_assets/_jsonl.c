@@ -25,6 +25,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 typedef unsigned char uchar;
 
@@ -376,6 +379,21 @@ static int hex4(const uchar *p)
 static const uchar *scan_string(const uchar *p, const uchar *end, int *escaped)
 {
     for (;;) {
+#if defined(__SSE2__)
+        while (end - p >= 16) { /* 16 bytes at a time, straight to the first that needs a look */
+            __m128i v = _mm_loadu_si128((const __m128i *)p);
+            __m128i quote_or_escape = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+                                                   _mm_cmpeq_epi8(v, _mm_set1_epi8('\\')));
+            __m128i control = _mm_cmpeq_epi8(_mm_max_epu8(v, _mm_set1_epi8(0x1f)), _mm_set1_epi8(0x1f));
+            unsigned special = (unsigned)(_mm_movemask_epi8(_mm_or_si128(quote_or_escape, control)) |
+                                          _mm_movemask_epi8(v)); /* and non-ASCII */
+            if (special) {
+                p += __builtin_ctz(special);
+                break;
+            }
+            p += 16;
+        }
+#endif
         while (end - p >= 8) {
             uint64_t w;
             memcpy(&w, p, 8);

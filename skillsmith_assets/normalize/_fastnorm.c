@@ -19,6 +19,23 @@ enum { OP_CLASS = 1, OP_REPEAT, OP_SPLIT, OP_JMP, OP_SAVE, OP_BEHIND, OP_AHEAD, 
 enum { STEP_MASK = 0, STEP_CLIP, STEP_TRUNCATE, STEP_TRIM };
 #define CLASS_SIZE 129
 #define NUL_REPLACEMENT 0x2400
+/* Bytes readable past the end of a text's byte copy: candidates are found 16 at a time. */
+#define BYTES_PAD 16
+/* A class of at most this many ranges of byte values is tested 16 characters at a time. */
+#define MAX_RANGES 8
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#define BLOCKS 1
+#else
+#define BLOCKS 0
+#endif
+
+/* A class as ranges of byte values (nranges 0: too many, tested one character at a time). */
+typedef struct {
+    int nranges;
+    uint8_t lo[MAX_RANGES][16], span[MAX_RANGES][16]; /* each byte repeated 16 times, for the vectors */
+} Ranges;
 
 typedef struct {
     int32_t *code;
@@ -27,6 +44,9 @@ typedef struct {
     int anchored; /* starts with \A: only position 0 can match */
     int behind;   /* class of a leading lookbehind, -1: none */
     int behind_negative;
+    uint32_t prefix[CLASS_SIZE]; /* per character, a bit for each offset 1..width-1 of a match that may hold it */
+    int width;                   /* offsets the prefix covers (0: none) */
+    Py_ssize_t shortest;         /* no match is shorter (counted up to the prefix's reach) */
 } Prog;
 
 typedef struct {
@@ -41,6 +61,7 @@ typedef struct {
     Py_ssize_t len;
     char *ascii;      /* the same text as bytes (guards and keywords are ASCII) */
     uint64_t need[2]; /* the ASCII characters it holds, as bits */
+    int letters;      /* whether it holds a letter (else case folding cannot change a match) */
 } Str;
 
 typedef struct {
@@ -60,6 +81,7 @@ typedef struct {
 typedef struct {
     PyObject_HEAD
     uint8_t *classes;
+    Ranges *ranges; /* per class */
     Step *steps;
     int nsteps;
     Prog kind;
@@ -75,6 +97,7 @@ typedef struct {
     int pc;
     Py_ssize_t pos, count, min, trail;
     const uint8_t *next; /* FRAME_REPEAT: the class the following character must be in, or NULL */
+    int end_ok;          /* FRAME_REPEAT with next: whether the run may also stop at the end of the text */
 } Frame;
 
 typedef struct {
@@ -120,8 +143,13 @@ static int grow(void **buf, Py_ssize_t *cap, Py_ssize_t need, size_t item) {
 
 static inline int in_class(const uint8_t *cls, ch c) { return c < 128 ? cls[c] : cls[128]; }
 
+/* Whether a run may stop before position p: what follows it may start there. */
+static inline int may_follow(const uint8_t *next, int end_ok, const ch *t, Py_ssize_t n, Py_ssize_t p) {
+    return p < n ? in_class(next, t[p]) : end_ok;
+}
+
 static int push_frame(Work *w, int kind, int pc, Py_ssize_t pos, Py_ssize_t count, Py_ssize_t min,
-                      const uint8_t *next) {
+                      const uint8_t *next, int end_ok) {
     if (!grow((void **)&w->frames, &w->capframes, w->nframes + 1, sizeof(Frame))) return 0;
     Frame *f = &w->frames[w->nframes++];
     f->kind = kind;
@@ -130,6 +158,7 @@ static int push_frame(Work *w, int kind, int pc, Py_ssize_t pos, Py_ssize_t coun
     f->count = count;
     f->min = min;
     f->next = next;
+    f->end_ok = end_ok;
     f->trail = w->ntrail;
     return 1;
 }
@@ -158,14 +187,15 @@ static int run(const Engine *e, const Prog *p, const ch *t, Py_ssize_t n, Py_ssi
             Py_ssize_t limit = (max < 0 || n - pos < max) ? n - pos : max;
             Py_ssize_t k = 0;
             while (k < limit && in_class(cls, t[pos + k])) k++;
-            /* A run followed by a class only stops where that class matches (what backing off finds). */
-            const uint8_t *next = code[pc + 4] == OP_CLASS ? e->classes + code[pc + 5] * CLASS_SIZE : NULL;
+            /* A run only stops where what follows it may start (what backing off would find). */
+            const uint8_t *next = code[pc + 4] >= 0 ? e->classes + code[pc + 4] * CLASS_SIZE : NULL;
+            int end_ok = code[pc + 5];
             if (next)
-                while (k >= min && !(pos + k < n && in_class(next, t[pos + k]))) k--;
+                while (k >= min && !may_follow(next, end_ok, t, n, pos + k)) k--;
             if (k < min) goto fail;
-            if (k > min && !push_frame(w, FRAME_REPEAT, pc + 4, pos, k, min, next)) goto oom;
+            if (k > min && !push_frame(w, FRAME_REPEAT, pc + 6, pos, k, min, next, end_ok)) goto oom;
             pos += k;
-            pc += 4;
+            pc += 6;
             continue;
         }
         case OP_SPLIT:
@@ -174,7 +204,7 @@ static int run(const Engine *e, const Prog *p, const ch *t, Py_ssize_t n, Py_ssi
                 pc = code[pc + 2]; /* the first way starts with a character that is not here */
                 continue;
             }
-            if (!push_frame(w, FRAME_BRANCH, code[pc + 2], pos, 0, 0, NULL)) goto oom;
+            if (!push_frame(w, FRAME_BRANCH, code[pc + 2], pos, 0, 0, NULL, 0)) goto oom;
             pc = code[pc + 1];
             continue;
         case OP_JMP:
@@ -231,7 +261,7 @@ static int run(const Engine *e, const Prog *p, const ch *t, Py_ssize_t n, Py_ssi
             } else {
                 f->count--;
                 if (f->next)
-                    while (f->count >= f->min && !(f->pos + f->count < n && in_class(f->next, t[f->pos + f->count])))
+                    while (f->count >= f->min && !may_follow(f->next, f->end_ok, t, n, f->pos + f->count))
                         f->count--;
                 if (f->count < f->min) {
                     w->nframes--;
@@ -256,6 +286,73 @@ static inline int may_start(const uint8_t *first, const uint8_t *behind, int neg
     return !behind || (s > 0 && behind[b[s - 1]]) != negative;
 }
 
+/* Whether the characters after s may begin a match (s + p->width <= n): a cheap test that
+ * spares most hopeless starts the program's run. */
+static inline int prefix_ok(const Prog *p, const uint8_t *b, Py_ssize_t s) {
+    for (int i = 1; i < p->width; i++)
+        if (!((p->prefix[b[s + i]] >> i) & 1)) return 0;
+    return 1;
+}
+
+#if BLOCKS
+/* Bit i: whether b[i] (of 16) is in the class. */
+static inline unsigned block_mask(const Ranges *r, __m128i bytes) {
+    __m128i in = _mm_setzero_si128(), off;
+#define RANGE(i)                                                                                            \
+    off = _mm_sub_epi8(bytes, _mm_loadu_si128((const __m128i *)r->lo[i]));                                  \
+    in = _mm_or_si128(in, _mm_cmpeq_epi8(_mm_min_epu8(off, _mm_loadu_si128((const __m128i *)r->span[i])), off))
+    switch (r->nranges) { /* unrolled: falls through from the last range to the first */
+    case 8: RANGE(7); /* fall through */
+    case 7: RANGE(6); /* fall through */
+    case 6: RANGE(5); /* fall through */
+    case 5: RANGE(4); /* fall through */
+    case 4: RANGE(3); /* fall through */
+    case 3: RANGE(2); /* fall through */
+    case 2: RANGE(1); /* fall through */
+    default: RANGE(0);
+    }
+#undef RANGE
+    return (unsigned)_mm_movemask_epi8(in);
+}
+
+/* search() for programs whose first class (and leading lookbehind's) are ranges: the
+ * possible starts are found 16 at a time. b holds BYTES_PAD readable bytes past n. */
+static int search_blocks(const Engine *e, const Prog *p, const ch *t, Py_ssize_t n, Py_ssize_t from, Work *w,
+                         Py_ssize_t *mstart, Py_ssize_t *mend) {
+    const uint8_t *b = (const uint8_t *)w->bytes;
+    const Ranges *first = &e->ranges[p->first], *behind = p->behind >= 0 ? &e->ranges[p->behind] : NULL;
+    const uint8_t *behind_table = behind ? e->classes + p->behind * CLASS_SIZE : NULL;
+    Py_ssize_t last = n - p->shortest; /* the last start that leaves room for a match */
+    /* whether the character before the block is in the lookbehind's class */
+    unsigned before = behind && from > 0 && behind_table[b[from - 1]];
+    for (Py_ssize_t s = from; s <= last; s += 16) {
+        __m128i bytes = _mm_loadu_si128((const __m128i *)(b + s));
+        unsigned starts = block_mask(first, bytes);
+        if (behind) {
+            if (!starts) { /* the lookbehind's class is only worked out where a start is possible */
+                before = behind_table[b[s + 15]];
+                continue;
+            }
+            unsigned in = block_mask(behind, bytes), prev = ((in << 1) | before) & 0xffff;
+            before = in >> 15;
+            starts &= p->behind_negative ? ~prev : prev;
+        }
+        if (last - s < 15) starts &= (1u << (last - s + 1)) - 1;
+        while (starts) {
+            Py_ssize_t at = s + __builtin_ctz(starts);
+            starts &= starts - 1;
+            if (!prefix_ok(p, b, at)) continue;
+            if (run(e, p, t, n, at, w, mend)) {
+                *mstart = at;
+                return 1;
+            }
+            if (w->failed) return 0;
+        }
+    }
+    return 0;
+}
+#endif
+
 /* Leftmost match at or after `from`, like re.search(pattern, text, pos=from). */
 static int search(const Engine *e, const Prog *p, const ch *t, Py_ssize_t n, Py_ssize_t from, Work *w,
                   Py_ssize_t *mstart, Py_ssize_t *mend) {
@@ -264,11 +361,16 @@ static int search(const Engine *e, const Prog *p, const ch *t, Py_ssize_t n, Py_
         *mstart = 0;
         return run(e, p, t, n, 0, w, mend);
     }
+#if BLOCKS
+    if (e->ranges[p->first].nranges && (p->behind < 0 || e->ranges[p->behind].nranges))
+        return search_blocks(e, p, t, n, from, w, mstart, mend);
+#endif
     const uint8_t *first = e->classes + p->first * CLASS_SIZE, *b = (const uint8_t *)w->bytes;
     const uint8_t *behind = p->behind >= 0 ? e->classes + p->behind * CLASS_SIZE : NULL;
-    for (Py_ssize_t s = from; s < n; s++) { /* programs never match the empty string */
+    for (Py_ssize_t s = from; s <= n - p->shortest; s++) { /* programs never match the empty string */
         if (!first[b[s]]) continue;
         if (behind && (s > 0 && behind[b[s - 1]]) == p->behind_negative) continue;
+        if (!prefix_ok(p, b, s)) continue;
         if (run(e, p, t, n, s, w, mend)) {
             *mstart = s;
             return 1;
@@ -285,7 +387,8 @@ static int search_numeric(const Engine *e, const Prog *p, const ch *t, Py_ssize_
     const uint8_t *behind = p->behind >= 0 ? e->classes + p->behind * CLASS_SIZE : NULL;
     for (Py_ssize_t i = *cursor; i < w->nnumeric; i++) {
         Py_ssize_t s = w->numeric[i];
-        if (s < from || !may_start(first, behind, p->behind_negative, b, s)) continue;
+        if (s > n - p->shortest) break;
+        if (s < from || !may_start(first, behind, p->behind_negative, b, s) || !prefix_ok(p, b, s)) continue;
         if (run(e, p, t, n, s, w, mend)) {
             *mstart = s;
             *cursor = i + 1;
@@ -297,15 +400,23 @@ static int search_numeric(const Engine *e, const Prog *p, const ch *t, Py_ssize_
     return 0;
 }
 
+/* The positions of digits and '-', from the byte copy (which must be made). */
 static int find_numeric(Work *w, Py_ssize_t n) {
-    w->nnumeric = 0;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        ch c = w->text[i];
-        if ((c >= '0' && c <= '9') || c == '-') {
-            if (!grow((void **)&w->numeric, &w->capnumeric, w->nnumeric + 1, sizeof(Py_ssize_t))) return 0;
-            w->numeric[w->nnumeric++] = i;
-        }
+    const uint8_t *b = (const uint8_t *)w->bytes;
+    if (!grow((void **)&w->numeric, &w->capnumeric, n + 1, sizeof(Py_ssize_t))) return 0;
+    Py_ssize_t found = 0, i = 0;
+#if BLOCKS
+    for (; i + 16 <= n; i += 16) {
+        __m128i bytes = _mm_loadu_si128((const __m128i *)(b + i));
+        __m128i off = _mm_sub_epi8(bytes, _mm_set1_epi8('0'));
+        __m128i digit = _mm_cmpeq_epi8(_mm_min_epu8(off, _mm_set1_epi8(9)), off);
+        unsigned hits = (unsigned)_mm_movemask_epi8(_mm_or_si128(digit, _mm_cmpeq_epi8(bytes, _mm_set1_epi8('-'))));
+        for (; hits; hits &= hits - 1) w->numeric[found++] = i + __builtin_ctz(hits);
     }
+#endif
+    for (; i < n; i++)
+        if ((b[i] >= '0' && b[i] <= '9') || b[i] == '-') w->numeric[found++] = i;
+    w->nnumeric = found;
     w->numeric_valid = 1;
     return 1;
 }
@@ -330,23 +441,69 @@ static inline void uncount(Work *w, ch c) {
 
 static int make_lower(Work *w, Py_ssize_t n);
 
-static int as_bytes(const ch *t, Py_ssize_t n, char **buf, Py_ssize_t *cap, int folded) {
-    if (!grow((void **)buf, cap, n + 1, 1)) return 0;
-    char *b = *buf;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        ch c = t[i];
-        b[i] = (char)(c >= 128 ? 0x80 : (folded && c >= 'A' && c <= 'Z') ? c + 32 : c);
+/* The text as bytes: ASCII as is, every other character 0x80. */
+static void to_bytes(const ch *t, Py_ssize_t n, uint8_t *b) {
+    Py_ssize_t i = 0;
+#if BLOCKS
+    const __m128i top = _mm_set1_epi8((char)0x80);
+    for (; i + 16 <= n; i += 16) { /* saturating packs: 32 -> 16 -> 8 bits, then anything above 0x80 is 0x80 */
+        __m128i low = _mm_packs_epi32(_mm_loadu_si128((const __m128i *)(t + i)),
+                                      _mm_loadu_si128((const __m128i *)(t + i + 4)));
+        __m128i high = _mm_packs_epi32(_mm_loadu_si128((const __m128i *)(t + i + 8)),
+                                       _mm_loadu_si128((const __m128i *)(t + i + 12)));
+        _mm_storeu_si128((__m128i *)(b + i), _mm_min_epu8(_mm_packus_epi16(low, high), top));
     }
-    return 1;
+#endif
+    for (; i < n; i++) b[i] = (uint8_t)(t[i] >= 128 ? 0x80 : t[i]);
+}
+
+/* b with ASCII letters lower-cased. */
+static void fold_bytes(const uint8_t *b, Py_ssize_t n, uint8_t *out) {
+    Py_ssize_t i = 0;
+#if BLOCKS
+    for (; i + 16 <= n; i += 16) {
+        __m128i bytes = _mm_loadu_si128((const __m128i *)(b + i));
+        __m128i off = _mm_sub_epi8(bytes, _mm_set1_epi8('A'));
+        __m128i upper = _mm_cmpeq_epi8(_mm_min_epu8(off, _mm_set1_epi8(25)), off);
+        _mm_storeu_si128((__m128i *)(out + i), _mm_or_si128(bytes, _mm_and_si128(upper, _mm_set1_epi8(0x20))));
+    }
+#endif
+    for (; i < n; i++) out[i] = (uint8_t)(b[i] >= 'A' && b[i] <= 'Z' ? b[i] + 32 : b[i]);
 }
 
 /* w->bytes made for the current text: search() reads classes off it. */
 static int ensure_bytes(Work *w, Py_ssize_t n) {
     if (!w->bytes_valid) {
-        if (!as_bytes(w->text, n, &w->bytes, &w->capbytes, 0)) return 0;
+        if (!grow((void **)&w->bytes, &w->capbytes, n + BYTES_PAD, 1)) return 0;
+        to_bytes(w->text, n, (uint8_t *)w->bytes);
         w->bytes_valid = 1;
     }
     return 1;
+}
+
+/* Whether needle (m >= 2 bytes) occurs in hay[0:n], which has BYTES_PAD readable bytes past n. */
+static int find(const char *hay, Py_ssize_t n, const char *needle, Py_ssize_t m) {
+#if BLOCKS
+    Py_ssize_t last = n - m; /* the last place it may start */
+    const __m128i first = _mm_set1_epi8(needle[0]), second = _mm_set1_epi8(needle[1]);
+    for (Py_ssize_t s = 0; s <= last; s += 16) { /* places where its first two bytes are, 16 at a time */
+        __m128i here = _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(hay + s)), first);
+        __m128i next = _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(hay + s + 1)), second);
+        unsigned hits = (unsigned)_mm_movemask_epi8(_mm_and_si128(here, next));
+        if (last - s < 15) hits &= (1u << (last - s + 1)) - 1;
+        for (; hits; hits &= hits - 1)
+            if (memcmp(hay + s + __builtin_ctz(hits) + 2, needle + 2, (size_t)(m - 2)) == 0) return 1;
+    }
+    return 0;
+#else
+    return memmem(hay, (size_t)n, needle, (size_t)m) != NULL;
+#endif
+}
+
+/* Whether the text holds every character of needle (in either case for letters when folded). */
+static inline int has_chars(const Work *w, const Str *needle, int folded) {
+    uint64_t high = folded ? w->present[1] | ((w->present[1] & UPPER_LETTERS) << 32) : w->present[1];
+    return !((needle->need[0] & ~w->present[0]) | (needle->need[1] & ~high));
 }
 
 /* Substring test of an ASCII needle; the character counts make absent or one-character
@@ -355,23 +512,19 @@ static int ensure_bytes(Work *w, Py_ssize_t n) {
 static int contains(Work *w, Py_ssize_t n, const Str *needle, int folded, int shallow) {
     Py_ssize_t m = needle->len;
     if (m == 0) return 1;
-    if (m > n) return 0;
-    uint64_t high = folded ? w->present[1] | ((w->present[1] & UPPER_LETTERS) << 32) : w->present[1];
-    if ((needle->need[0] & ~w->present[0]) | (needle->need[1] & ~high)) return 0;
+    if (m > n || !has_chars(w, needle, folded)) return 0;
     if (m == 1 || shallow) return 1;
-    if (folded && !w->lower_valid && !make_lower(w, n)) {
+    folded = folded && needle->letters;
+    if (folded ? !w->lower_valid && !make_lower(w, n) : !ensure_bytes(w, n)) {
         w->failed = 1;
         return 0;
     }
-    if (!folded && !ensure_bytes(w, n)) {
-        w->failed = 1;
-        return 0;
-    }
-    return memmem(folded ? w->lower : w->bytes, (size_t)n, needle->ascii, (size_t)m) != NULL;
+    return find(folded ? w->lower : w->bytes, n, needle->ascii, m);
 }
 
 static int make_lower(Work *w, Py_ssize_t n) {
-    if (!as_bytes(w->text, n, &w->lower, &w->caplower, 1)) return 0;
+    if (!ensure_bytes(w, n) || !grow((void **)&w->lower, &w->caplower, n + BYTES_PAD, 1)) return 0;
+    fold_bytes((const uint8_t *)w->bytes, n, (uint8_t *)w->lower);
     w->lower_valid = 1;
     return 1;
 }
@@ -389,7 +542,7 @@ static inline void append(Work *w, Py_ssize_t *out, const ch *text, const char *
 static void substitute(const Engine *e, const Step *step, Work *w, Py_ssize_t *n) {
     Py_ssize_t at = 0, out = 0, mstart, mend, len = *n, cursor = 0;
     int changed = 0;
-    if ((step->numeric && !w->numeric_valid && !find_numeric(w, len)) || !ensure_bytes(w, len)) {
+    if (!ensure_bytes(w, len) || (step->numeric && !w->numeric_valid && !find_numeric(w, len))) {
         w->failed = 1;
         return;
     }
@@ -403,7 +556,7 @@ static void substitute(const Engine *e, const Step *step, Work *w, Py_ssize_t *n
                 need += w->slots[2 * part->group + 1] - w->slots[2 * part->group];
         }
         if (!grow((void **)&w->other, &w->capother, need + 1, sizeof(ch)) ||
-            !grow((void **)&w->otherbytes, &w->capotherbytes, need + 1, 1)) {
+            !grow((void **)&w->otherbytes, &w->capotherbytes, need + BYTES_PAD, 1)) {
             w->failed = 1;
             return;
         }
@@ -425,7 +578,7 @@ static void substitute(const Engine *e, const Step *step, Work *w, Py_ssize_t *n
     }
     if (w->failed || !changed) return;
     if (!grow((void **)&w->other, &w->capother, out + (len - at) + 1, sizeof(ch)) ||
-        !grow((void **)&w->otherbytes, &w->capotherbytes, out + (len - at) + 1, 1)) {
+        !grow((void **)&w->otherbytes, &w->capotherbytes, out + (len - at) + BYTES_PAD, 1)) {
         w->failed = 1;
         return;
     }
@@ -445,10 +598,22 @@ static void substitute(const Engine *e, const Step *step, Work *w, Py_ssize_t *n
     *n = out;
 }
 
+/* The counts and present bits of the text, from its bytes (every non-ASCII character is 0x80). */
 static void count_chars(Work *w, Py_ssize_t n) {
+    const uint8_t *b = (const uint8_t *)w->bytes;
     memset(w->counts, 0, sizeof(w->counts));
-    w->present[0] = w->present[1] = 0;
-    for (Py_ssize_t i = 0; i < n; i++) count(w, w->text[i]);
+    for (Py_ssize_t i = 0; i < n; i++) w->counts[b[i]]++;
+    uint64_t bits[2] = {0, 0};
+    int c = 0;
+#if BLOCKS
+    for (; c < 128; c += 4) { /* four counts at a time: one bit each for "none" */
+        __m128i none = _mm_cmpeq_epi32(_mm_loadu_si128((const __m128i *)(w->counts + c)), _mm_setzero_si128());
+        bits[c / 64] |= (uint64_t)(~_mm_movemask_ps(_mm_castsi128_ps(none)) & 15) << (c % 64);
+    }
+#endif
+    for (; c < 128; c++) bits[c / 64] |= (uint64_t)(w->counts[c] != 0) << (c % 64);
+    w->present[0] = bits[0];
+    w->present[1] = bits[1];
 }
 
 static int any_digit(const Work *w) { return (w->present[0] & ((uint64_t)0x3ff << '0')) != 0; }
@@ -461,22 +626,31 @@ static inline void changed(Work *w) {
 /* Whether a mask's guard and keywords allow a match (both are exact: a skipped mask cannot match). */
 static int may_match(const Step *step, Work *w, Py_ssize_t len) {
     if (!w->counted) {
+        if (!ensure_bytes(w, len)) {
+            w->failed = 1;
+            return 0;
+        }
         count_chars(w, len);
         w->counted = 1;
     }
-    if (!contains(w, len, &step->guard, 0, step->narrow)) return 0;
+    if (step->guard.len && !contains(w, len, &step->guard, 0, step->narrow)) return 0;
     if (step->digits) return any_digit(w);
     if (!step->nkeywords) return 1;
-    for (int k = 0; k < step->nkeywords; k++)
-        if (contains(w, len, &step->keywords[k], 1, step->narrow)) return 1;
+    for (int k = 0; k < step->nkeywords; k++) /* most keywords miss a character: that test is inline */
+        if (has_chars(w, &step->keywords[k], 1) && contains(w, len, &step->keywords[k], 1, step->narrow)) return 1;
     return 0;
 }
 
 /* Normalize w->text[0:*n] in place (w->text may be swapped); mirrors normalize_error_message. */
 static void normalize_text(const Engine *e, Work *w, Py_ssize_t *n) {
-    Py_ssize_t len = *n;
+    Py_ssize_t len = *n, i = 0;
     changed(w);
-    for (Py_ssize_t i = 0; i < len; i++)
+#if BLOCKS
+    for (; i + 4 <= len; i += 4) /* most texts hold no NUL: looked for four characters at a time */
+        if (_mm_movemask_epi8(_mm_cmpeq_epi32(_mm_loadu_si128((const __m128i *)(w->text + i)), _mm_setzero_si128())))
+            break;
+#endif
+    for (; i < len; i++)
         if (w->text[i] == 0) w->text[i] = NUL_REPLACEMENT;
     for (int s = 0; s < e->nsteps && !w->failed; s++) {
         const Step *step = &e->steps[s];
@@ -536,6 +710,7 @@ static int to_str(PyObject *obj, Str *out) {
         return 0;
     }
     out->need[0] = out->need[1] = 0;
+    out->letters = 0;
     for (Py_ssize_t i = 0; i < out->len; i++) {
         if (out->text[i] >= 128) {
             PyErr_SetString(PyExc_ValueError, "guards and keywords are ASCII");
@@ -543,16 +718,24 @@ static int to_str(PyObject *obj, Str *out) {
         }
         out->ascii[i] = (char)out->text[i];
         set_bit(out->need, out->text[i], 1);
+        out->letters |= (out->text[i] | 0x20) >= 'a' && (out->text[i] | 0x20) <= 'z';
     }
     return 1;
 }
 
 static int to_prog(PyObject *tuple, Prog *prog) {
     PyObject *code;
-    Py_buffer view;
-    if (!PyArg_ParseTuple(tuple, "Oiiiii", &code, &prog->nslots, &prog->first, &prog->anchored, &prog->behind,
-                          &prog->behind_negative))
+    Py_buffer view, prefix;
+    if (!PyArg_ParseTuple(tuple, "Oiiiiiy*in", &code, &prog->nslots, &prog->first, &prog->anchored, &prog->behind,
+                          &prog->behind_negative, &prefix, &prog->width, &prog->shortest))
         return 0;
+    int prefix_fits = prefix.len == (Py_ssize_t)sizeof(prog->prefix);
+    if (prefix_fits) memcpy(prog->prefix, prefix.buf, sizeof(prog->prefix));
+    PyBuffer_Release(&prefix);
+    if (!prefix_fits || prog->width < 0 || prog->width > 32 || prog->shortest < prog->width) {
+        PyErr_SetString(PyExc_ValueError, "prefix table");
+        return 0;
+    }
     if (prog->nslots > 64) {
         PyErr_SetString(PyExc_ValueError, "too many capture groups");
         return 0;
@@ -635,10 +818,37 @@ static void Engine_dealloc(Engine *self) {
     }
     PyMem_Free(self->steps);
     PyMem_Free(self->classes);
+    PyMem_Free(self->ranges);
     PyMem_Free(self->kind.code);
     PyMem_Free(self->kind_default.text);
     PyMem_Free(self->kind_default.ascii);
     Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* Each class as ranges of byte values, where it has few enough. */
+static int make_ranges(Engine *self, Py_ssize_t nclasses) {
+    self->ranges = PyMem_Calloc((size_t)nclasses + 1, sizeof(Ranges));
+    if (!self->ranges) {
+        PyErr_NoMemory();
+        return 0;
+    }
+    for (Py_ssize_t k = 0; k < nclasses; k++) {
+        const uint8_t *members = self->classes + k * CLASS_SIZE;
+        Ranges *r = &self->ranges[k];
+        for (int c = 0; c < CLASS_SIZE; c++) {
+            if (!members[c] || (c > 0 && members[c - 1])) continue;
+            int end = c;
+            while (end + 1 < CLASS_SIZE && members[end + 1]) end++;
+            if (r->nranges == MAX_RANGES) {
+                r->nranges = 0;
+                break;
+            }
+            memset(r->lo[r->nranges], c, 16);
+            memset(r->span[r->nranges], end - c, 16);
+            r->nranges++;
+        }
+    }
+    return 1;
 }
 
 static int Engine_init(Engine *self, PyObject *args, PyObject *Py_UNUSED(kwds)) {
@@ -663,6 +873,7 @@ static int Engine_init(Engine *self, PyObject *args, PyObject *Py_UNUSED(kwds)) 
     }
     memcpy(self->classes, classes.buf, (size_t)classes.len);
     PyBuffer_Release(&classes);
+    if (!make_ranges(self, classes.len / CLASS_SIZE)) return -1;
     self->nsteps = (int)PyTuple_GET_SIZE(steps);
     self->steps = PyMem_Calloc((size_t)self->nsteps + 1, sizeof(Step));
     if (!self->steps) {
@@ -694,10 +905,15 @@ typedef struct {
     int32_t *index; /* per message: its result */
 } Batch;
 
+/* FNV-1a over pairs of characters, then mixed: the table's slots take the low bits. */
 static uint64_t hash_text(const ch *t, Py_ssize_t n) {
-    uint64_t h = 1469598103934665603ULL;
-    for (Py_ssize_t i = 0; i < n; i++) h = (h ^ t[i]) * 1099511628211ULL;
-    return h;
+    uint64_t h = 1469598103934665603ULL ^ (uint64_t)n;
+    Py_ssize_t i = 0;
+    for (; i + 2 <= n; i += 2) h = (h ^ (t[i] | (uint64_t)t[i + 1] << 32)) * 1099511628211ULL;
+    if (i < n) h = (h ^ t[i]) * 1099511628211ULL;
+    h ^= h >> 29;
+    h *= 0xbf58476d1ce4e5b9ULL;
+    return h ^ (h >> 32);
 }
 
 static int rehash(Batch *b) {

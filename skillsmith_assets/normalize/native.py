@@ -141,6 +141,153 @@ def _first_and_nullable(pattern) -> tuple[bytes | None, bool]:
     return bytes(members), True
 
 
+# What may follow a point of a pattern: (characters as a 129-bit set, whether the text may end there).
+ANY = ((1 << 129) - 1, True)
+# Offsets of a match checked up front (before the program runs) at a candidate start: one bit each.
+PREFIX_MAX = 32
+
+
+@lru_cache(maxsize=None)
+def _bits(members: bytes) -> int:
+    return int(members[::-1].hex()[1::2], 2)
+
+
+@lru_cache(maxsize=None)
+def _members(bits: int) -> bytes:
+    return bytes.fromhex("".join("0" + digit for digit in format(bits, "0129b")[::-1]))
+
+
+def _union(a: tuple[int, bool], b: tuple[int, bool]) -> tuple[int, bool]:
+    return a[0] | b[0], a[1] or b[1]
+
+
+def _start(op, av, follow: tuple[int, bool]) -> tuple[int, bool]:
+    """What may stand where the node starts, given what may follow it (a superset)."""
+    if _is_char(op):
+        return _bits(_class_members(op, av)), False
+    if op is sre.AT:
+        return (0, True) if av is sre.AT_END_STRING else follow
+    if op in (sre.ASSERT, sre.ASSERT_NOT):
+        direction, body = av
+        if direction < 0 or len(body) != 1 or not _is_char(body[0][0]):
+            return follow
+        members = _bits(_class_members(*body[0]))
+        return (follow[0] & members, False) if op is sre.ASSERT else (follow[0] & ~members, follow[1])
+    if op is sre.SUBPATTERN:
+        return _sequence_start(av[3], follow)
+    if op is sre.BRANCH:
+        result = (0, False)
+        for alternative in av[1]:
+            result = _union(result, _sequence_start(alternative, follow))
+        return result
+    if op is sre.MAX_REPEAT:
+        body = _sequence_start(av[2], ANY)
+        return body if av[0] > 0 else _union(body, follow)
+    return ANY
+
+
+def _sequence_start(pattern, follow: tuple[int, bool]) -> tuple[int, bool]:
+    for op, av in reversed(list(pattern)):
+        follow = _start(op, av, follow)
+    return follow
+
+
+def _follows(pattern, follow: tuple[int, bool]) -> list[tuple[int, bool]]:
+    """Per item of a sequence, what may follow it."""
+    items = list(pattern)
+    result = [follow] * len(items)
+    for i in range(len(items) - 1, 0, -1):
+        result[i - 1] = _start(*items[i], result[i])
+    return result
+
+
+def _offsets(pattern, width: int) -> tuple[int, list[int]]:
+    """(the lengths a match can have, capped at width, as bits; per offset below width, the
+    characters a match can hold there, as bit sets): a superset, for the prefilter at starts."""
+    lengths, classes = 1, [0] * width
+    for op, av in pattern:
+        lengths, classes = _concat(lengths, classes, *_node_offsets(op, av, width), width)
+    return lengths, classes
+
+
+def _lengths(bits: int):
+    while bits:
+        low = bits & -bits
+        yield low.bit_length() - 1
+        bits ^= low
+
+
+def _concat(lengths_a: int, classes_a, lengths_b: int, classes_b, width: int):
+    classes = list(classes_a)
+    lengths = 0
+    for length in _lengths(lengths_a):
+        lengths |= lengths_b << length
+        for i in range(length, width):
+            classes[i] |= classes_b[i - length]
+    capped = lengths & ((1 << width) - 1)
+    return capped | (1 << width if lengths >> width else 0), classes
+
+
+def _node_offsets(op, av, width):
+    if _is_char(op):
+        return 2, [_bits(_class_members(op, av))] + [0] * (width - 1)
+    if op in (sre.AT, sre.ASSERT, sre.ASSERT_NOT):
+        return 1, [0] * width
+    if op is sre.SUBPATTERN:
+        return _offsets(av[3], width)
+    if op is sre.BRANCH:
+        lengths, classes = 0, [0] * width
+        for alternative in av[1]:
+            alt_lengths, alt_classes = _offsets(alternative, width)
+            lengths |= alt_lengths
+            classes = [a | b for a, b in zip(classes, alt_classes)]
+        return lengths, classes
+    if op is sre.MAX_REPEAT:
+        return _repeat_offsets(*av, width)
+    raise UnsupportedPattern(f"regex operator {op}")
+
+
+def _repeat_offsets(low: int, high: int, body, width: int):
+    unbounded = high is sre.MAXREPEAT or high == sre.MAXREPEAT
+    if len(body) == 1 and _is_char(body[0][0]):  # a run of one class: its offsets directly
+        top = width if unbounded else min(high, width)
+        lengths = sum(1 << k for k in range(min(low, width), top + 1))
+        members = _bits(_class_members(*body[0]))
+        return lengths, [members] * top + [0] * (width - top)
+    body_lengths, body_classes = _offsets(body, width)
+    lengths, classes = 1, [0] * width
+    for _ in range(low):
+        lengths, classes = _concat(lengths, classes, body_lengths, body_classes, width)
+    all_lengths, all_classes = lengths, list(classes)
+    more = width + 1 if unbounded else min(high - low, width + 1)
+    for _ in range(more):  # after width + 1 more, nothing new can show below width
+        if lengths == 1 << width:  # every match so far reaches past width: more add nothing below it
+            break
+        lengths, classes = _concat(lengths, classes, body_lengths, body_classes, width)
+        all_lengths |= lengths
+        all_classes = [a | b for a, b in zip(all_classes, classes)]
+    return all_lengths, all_classes
+
+
+def _prefix(tree) -> tuple[bytes, int, int]:
+    """Per character (129 entries, native uint32), a bit for each offset 1.. of a match that may
+    hold it, up to the last offset that excludes anything and within the shortest match: a start
+    whose next characters miss their bit cannot match, and is skipped without running the program."""
+    lengths, classes = _offsets(tree, PREFIX_MAX)
+    width = shortest = next(_lengths(lengths))
+    while width > 1 and classes[width - 1] == ANY[0]:
+        width -= 1
+    table = [0] * 129
+    for offset in range(1, width):
+        members = _members(classes[offset])
+        for code in range(129):
+            if members[code]:
+                table[code] |= 1 << offset
+    import array
+
+    return array.array("I", table).tobytes(), width, shortest
+
+
 class _Compiler:
     def __init__(self, classes: _Classes):
         self.classes = classes
@@ -151,11 +298,11 @@ class _Compiler:
         self.code.extend(words)
         return len(self.code) - len(words)
 
-    def sequence(self, pattern) -> None:
-        for op, av in pattern:
-            self.node(op, av)
+    def sequence(self, pattern, follow: tuple[int, bool]) -> None:
+        for (op, av), after in zip(pattern, _follows(pattern, follow)):
+            self.node(op, av, after)
 
-    def node(self, op, av) -> None:
+    def node(self, op, av, follow: tuple[int, bool]) -> None:
         if _is_char(op):
             self.emit(OP_CLASS, self.classes.add(_class_members(op, av)))
         elif op is sre.AT:
@@ -176,46 +323,51 @@ class _Compiler:
             if add_flags or del_flags:
                 raise UnsupportedPattern("inline flags")
             if group is None:
-                self.sequence(body)
+                self.sequence(body, follow)
             else:
                 self.groups = max(self.groups, group)
                 self.emit(OP_SAVE, 2 * group)
-                self.sequence(body)
+                self.sequence(body, follow)
                 self.emit(OP_SAVE, 2 * group + 1)
         elif op is sre.BRANCH:
-            self.branch(av[1])
+            self.branch(av[1], follow)
         elif op is sre.MAX_REPEAT:
-            self.repeat(*av)
+            self.repeat(*av, follow)
         else:
             raise UnsupportedPattern(f"regex operator {op}")
 
-    def branch(self, alternatives) -> None:
+    def branch(self, alternatives, follow: tuple[int, bool]) -> None:
         jumps = []
         for alternative in alternatives[:-1]:
             split = self.emit(OP_SPLIT, 0, 0)
             self.code[split + 1] = len(self.code)
-            self.sequence(alternative)
+            self.sequence(alternative, follow)
             jumps.append(self.emit(OP_JMP, 0))
             self.code[split + 2] = len(self.code)
-        self.sequence(alternatives[-1])
+        self.sequence(alternatives[-1], follow)
         for jump in jumps:
             self.code[jump + 1] = len(self.code)
 
-    def repeat(self, low: int, high: int, body) -> None:
+    def repeat(self, low: int, high: int, body, follow: tuple[int, bool]) -> None:
         unbounded = high is sre.MAXREPEAT or high == sre.MAXREPEAT
         if len(body) == 1 and _is_char(body[0][0]):  # one class: a greedy run, backed off one by one
-            self.emit(OP_REPEAT, self.classes.add(_class_members(*body[0])), low, UNBOUNDED if unbounded else high)
+            # ... only to where what follows it may start
+            after = -1 if follow == ANY else self.classes.add(_members(follow[0]))
+            self.emit(OP_REPEAT, self.classes.add(_class_members(*body[0])), low, UNBOUNDED if unbounded else high,
+                      after, int(follow[1]))
             return
+        # after one pass over the body: another pass, or what follows the repeat
+        follow = follow if high == 1 else _union(_sequence_start(body, ANY), follow)
         if _nullable(body):
             raise UnsupportedPattern("a repeated group that can match the empty string")
         if low > MAX_UNROLL or (not unbounded and high > MAX_UNROLL):
             raise UnsupportedPattern(f"group repeat bound above {MAX_UNROLL}")
         for _ in range(low):
-            self.sequence(body)
+            self.sequence(body, follow)
         if unbounded:  # loop: try one more, else go on
             loop = self.emit(OP_SPLIT, 0, 0)
             self.code[loop + 1] = len(self.code)
-            self.sequence(body)
+            self.sequence(body, follow)
             self.emit(OP_JMP, loop)
             self.code[loop + 2] = len(self.code)
             return
@@ -224,21 +376,22 @@ class _Compiler:
             split = self.emit(OP_SPLIT, 0, 0)
             self.code[split + 1] = len(self.code)
             exits.append(split)
-            self.sequence(body)
+            self.sequence(body, follow)
         for split in exits:
             self.code[split + 2] = len(self.code)
 
 
 def compile_pattern(pattern: str, classes: _Classes) -> tuple:
     """(code, capture slots, first-character class, anchored at the start,
-    leading lookbehind's class or -1, whether that lookbehind is negative)."""
+    leading lookbehind's class or -1, whether that lookbehind is negative,
+    the prefilter of the next characters and how many it covers, the shortest match's length)."""
     tree = sre_parse.parse(pattern)
     if tree.state.flags & ~(sre.SRE_FLAG_UNICODE):
         raise UnsupportedPattern("flags")
     if _nullable(tree):
         raise UnsupportedPattern("a pattern that can match the empty string")
     compiler = _Compiler(classes)
-    compiler.sequence(tree)
+    compiler.sequence(tree, ANY)
     compiler.emit(OP_MATCH)
     first = _first(tree)
     if first is None:  # any character may start a match
@@ -248,7 +401,9 @@ def compile_pattern(pattern: str, classes: _Classes) -> tuple:
     if tree and tree[0][0] in (sre.ASSERT, sre.ASSERT_NOT) and tree[0][1][0] < 0:  # checked before run()
         behind = classes.add(_class_members(*tree[0][1][1][0]))
         negative = int(tree[0][0] is sre.ASSERT_NOT)
-    return (_words(compiler.code), 2 * (compiler.groups + 1), classes.add(first), int(anchored), behind, negative)
+    prefix, width, shortest = _prefix(tree)
+    return (_words(compiler.code), 2 * (compiler.groups + 1), classes.add(first), int(anchored), behind, negative,
+            prefix, width, shortest)
 
 
 def _words(code: list[int]) -> bytes:

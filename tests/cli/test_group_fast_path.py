@@ -403,3 +403,18 @@ def test_chunks_normalized_in_turn_without_the_compiled_engine(monkeypatch):
     monkeypatch.setattr(native_normalize, "engine", lambda: None)
     assert type(group_cmd._normalizer()).__name__ == "InTurn"
     assert run() == beside and beside[0] == 1
+
+
+def test_string_specials_at_every_offset():
+    """The scanner reads strings 16 bytes at a time: a quote, an escape, a control byte, a
+    non-ASCII character or a broken UTF-8 sequence at each offset of a value and of a key."""
+    specials = [b'\\"', b"\\\\", b"\\n", b"\\u00e9", b"\x01", b"\x1f", b" ", b"\x7f", "\u00e9".encode(),
+                "\u20ac".encode(), "\U0001F600".encode(), b"\xc3", b"\xed\xa0\x80", b"\xff"]
+    lines = []
+    for offset in range(0, 40):
+        for special in specials:
+            text = b"a" * offset + special + b"z" * (offset % 7)
+            lines.append(b'{"error": "' + text + b'", "component": "c' + text + b'"}')
+            lines.append(b'{"error": "x", "' + text + b'": 1}')
+    code, out, _ = assert_same_output(b"\n".join(lines) + b"\n")
+    assert code == 1 and out.count(b"\n") == len(lines)

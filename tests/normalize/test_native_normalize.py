@@ -124,3 +124,34 @@ def test_a_rule_the_engine_cannot_run_leaves_normalization_to_python(monkeypatch
             assert native_normalize.engine() is None
     finally:
         native_normalize.engine.cache_clear()
+
+
+# Tokens that masks find, and what may stand right before them (a word character before
+# one means no match): placed at every offset around the 16-character blocks in which the
+# engine looks for the places a match may start.
+BOUNDARY_TOKENS = ["3f2b8c1e-9a4d-4e0f-8b7a-2c1d0e9f8a7b", "Bearer abc.DEF-123", "xoxb-1234567890-abcdef", "<ip> <ip>",
+                   "10.0.0.1:5432", "deadbeef1234567", "tx274a77a8975c4a66aeb24", "Nov  7 10:00:00", "350ms", "a  b",
+                   "v6.1.7601", "blk_-12", "fe80::1"]
+BOUNDARY_BEFORE = ["", " ", "x", "_", "-", ".", "é", "\t"]
+
+
+def test_every_offset_around_blocks(engine):
+    messages = [filler * offset + before + token + after
+                for token in BOUNDARY_TOKENS for before in BOUNDARY_BEFORE
+                for filler in (" ", "é", "q")
+                for offset in range(0, 36) for after in ("", " ", "x")]
+    assert compiled(engine, messages) == python_engine(messages)
+
+
+def test_keywords_and_guards_at_every_offset_with_any_character_before(engine):
+    """Guards and keywords are looked for in the text's byte copy (upper-case letters folded
+    for keywords), made 16 characters at a time: characters on the edges of ASCII, of the
+    letters and of UTF-16 surrogates, and words in every case, at every offset."""
+    neighbours = ["\x00", "\x7f", "\x80", "\xff", "\u0100", "\u7fff", "\u8000", "\uffff", "\U00010000", "\U0010ffff",
+                  "@", "[", "`", "{", "Z", "a"]
+    words = ["PASSWORD=hunter2", "Password: x", "pa\u0100ssword=x", "P@SSWORD=x", "TOKEN=abc", "BEARER abcdefgh",
+             "bearer abcdefgh", "  x", "\t\n", "<int> <int>", "<int>,<id>", "File \"/a.py\", line 3", "://h/x?y",
+             "Traceback (most recent call last):\n  File \"/a.py\", line 1, in f\nKeyError: 1"]
+    messages = [filler * offset + word + filler
+                for word in words for filler in neighbours for offset in (0, 1, 13, 14, 15, 16, 17, 31, 32, 33)]
+    assert compiled(engine, messages) == python_engine(messages)
