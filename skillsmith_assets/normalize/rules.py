@@ -39,7 +39,7 @@ from dataclasses import dataclass
 
 from skillsmith_assets.secrets import SHAPE
 
-RULES_VERSION = 5
+RULES_VERSION = 6
 
 # What each version changed, one line each (the fingerprint of every event changes with it).
 RULES_CHANGES = (
@@ -52,6 +52,9 @@ RULES_CHANGES = (
         "Class::method() is no longer an IPv6 address"),
     (5, "Google API keys (AIza...) and Slack app tokens (xapp-...) masked as secrets; the token shapes come "
         "from the one list in secrets.py"),
+    (6, "a private key whose header has tabs or several spaces is masked; sizes, durations and 12-hour "
+        "times allow any whitespace before their unit; IPv6 addresses and emails right after a placeholder "
+        "are left alone, as they were before it replaced its token (normalizing twice gives the same text)"),
 )
 
 # A word character, for boundaries: what sits next to a token decides whether it is one.
@@ -107,7 +110,7 @@ ZONE = "(?:[+-][0-9]{4}|GMT|UTC?|[ECMP][SD]T|Z)"
 # Clock times inside dates: seconds and a fraction optional; 12-hour clocks with AM/PM.
 HMS = "[0-9]{2}:[0-9]{2}:[0-9]{2}(?:[.,][0-9]{1,9})?"
 HM_S = "[0-9]{2}:[0-9]{2}(?::[0-9]{2})?"
-CLOCK12 = "[0-9]{1,2}:[0-9]{2}(?::[0-9]{2})?(?:[ ]?[AaPp][Mm])?"
+CLOCK12 = f"[0-9]{{1,2}}:[0-9]{{2}}(?::[0-9]{{2}})?(?:[{SPACE}]*[AaPp][Mm])?"
 # Keys whose value is a secret: the key may carry a prefix or suffix (DB_PASSWORD, access_token).
 SECRET_WORDS = (
     "passwd", "password", "pwd", "secret", "token", "apikey", "api_key", "api-key", "access_key",
@@ -168,11 +171,12 @@ STEPS: tuple[Mask | Clip | Truncate, ...] = (
     # --- secrets ------------------------------------------------------------------------------
     Mask(
         "private_key",
-        "-----BEGIN[A-Z ]{0,40}PRIVATE KEY-----[^-]*(?:-----END[A-Z ]{0,40}PRIVATE KEY-----)?",
+        f"-----BEGIN[A-Z{SPACE}]{{0,40}}PRIVATE[{SPACE}]+KEY-----[^-]*"
+        f"(?:-----END[A-Z{SPACE}]{{0,40}}PRIVATE[{SPACE}]+KEY-----)?",
         "<private-key>",
         "key: -----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA7\n-----END RSA PRIVATE KEY-----",
         "key: <private-key>",
-        guard="PRIVATE KEY-----",
+        guard="KEY-----",
     ),
     Mask(
         "url_credentials",
@@ -273,7 +277,7 @@ STEPS: tuple[Mask | Clip | Truncate, ...] = (
     ),
     Mask(
         "email",
-        f"(?<![{W}.%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:[.][A-Za-z0-9-]+)+",
+        f"(?<![{W}.%+>-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:[.][A-Za-z0-9-]+)+",
         "<email>",
         "recipient anna.42@customer.example.com refused",
         "recipient <email> refused",
@@ -352,7 +356,7 @@ STEPS: tuple[Mask | Clip | Truncate, ...] = (
     ),
     Mask(
         "time",
-        f"(?<![{W}.])[0-9]{{1,2}}:[0-9]{{2}}(?::[0-9]{{2}})?(?:[.,][0-9]{{1,9}})?(?:[ ]?[AaPp][Mm])?(?![{W}:])",
+        f"(?<![{W}.])[0-9]{{1,2}}:[0-9]{{2}}(?::[0-9]{{2}})?(?:[.,][0-9]{{1,9}})?(?:[{SPACE}]*[AaPp][Mm])?(?![{W}:])",
         "<time>",
         "job started 10:00:05.123 and stalled at 7:42 PM",
         "job started <time> and stalled at <time>",
@@ -371,7 +375,7 @@ STEPS: tuple[Mask | Clip | Truncate, ...] = (
     ),
     Mask(
         "ipv6",
-        f"(?<![{W}:.])(?:[{HEX}]{{0,4}}:){{2,7}}[{HEX}]{{1,4}}(?![{W}:(])",
+        f"(?<![{W}:.>])(?:[{HEX}]{{0,4}}:){{2,7}}[{HEX}]{{1,4}}(?![{W}:(])",
         "<ip>",
         "no route to 2001:db8::8a2e:370:7334",
         "no route to <ip>",
@@ -424,7 +428,8 @@ STEPS: tuple[Mask | Clip | Truncate, ...] = (
     # --- numbers ------------------------------------------------------------------------------
     Mask(
         "size",
-        f"(?<![{W}.])[0-9]+(?:[.][0-9]+)?[ ]?{SIZE_UNIT}(?: [(][0-9]+(?:[.][0-9]+)?[ ]?{SIZE_UNIT}[)])?{NOT_WORD_AFTER}",
+        f"(?<![{W}.])[0-9]+(?:[.][0-9]+)?[{SPACE}]*{SIZE_UNIT}"
+        f"(?:[{SPACE}]+[(][0-9]+(?:[.][0-9]+)?[{SPACE}]*{SIZE_UNIT}[)])?{NOT_WORD_AFTER}",
         "<size>",
         "chrome.exe close, 1190 bytes (1.16 KB) sent, 12.5 MB received",
         "chrome.exe close, <size> sent, <size> received",
@@ -434,7 +439,7 @@ STEPS: tuple[Mask | Clip | Truncate, ...] = (
         "duration",
         f"(?<![{W}.])-?(?:[0-9]+h(?:[0-9]+m)?(?:[0-9]+(?:[.][0-9]+)?(?:ms|us|ns|s))?"  # Go: 1h2m3.5s
         f"|[0-9]+m[0-9]+(?:[.][0-9]+)?(?:ms|us|ns|s)"  # Go: 2m30s
-        f"|[0-9]+(?:[.][0-9]+)?[ ]?(?:milliseconds|ms|us|ns|seconds|secs|sec|s|minutes|mins|min|m"
+        f"|[0-9]+(?:[.][0-9]+)?[{SPACE}]*(?:milliseconds|ms|us|ns|seconds|secs|sec|s|minutes|mins|min|m"
         f"|hours|hrs|hr|h|days|d)){NOT_WORD_AFTER}",
         "<duration>",
         "request timed out after 350ms, retried in 12.5s, gave up after 1h2m3.5s",

@@ -292,3 +292,21 @@ def test_long_adversarial_inputs_complete(message):
     """Runs of short words near a keyword once made the key masks quadratic; bounded keys keep them linear."""
     once = normalize_error_message(message)
     assert len(once) <= 2000 and normalize_error_message(once) == once
+
+
+@pytest.mark.parametrize("message", [
+    "key: -----BEGIN\tRSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA7\n-----END RSA  PRIVATE\tKEY-----",
+    "key: -----BEGIN RSA  PRIVATE   KEY-----\nMIIEowIBAAKCAQEA7\n-----END RSA PRIVATE KEY-----",
+])
+def test_a_private_key_with_other_spacing_is_masked(message):
+    assert normalize_error_message(message) == "key: <private-key>"
+
+
+@pytest.mark.parametrize("message", [
+    "A-0  byte", "x-12\t\tKB", "sk--5 \nbytes", "utf-8\ns", "order-10\r\n ms", "at 7:42 \t PM",
+    "1190 bytes  (1.16 KB) sent",  # the whitespace step runs last: masks must not wait for it
+    "^1762509600::db.internal", "user:pw@abcdefghijklmnop123412.5blk_anna@example.com",
+])
+def test_normalizing_twice_gives_the_same_text(message):
+    once = normalize_error_message(message)
+    assert normalize_error_message(once) == once

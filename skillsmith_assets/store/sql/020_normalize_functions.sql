@@ -1,4 +1,4 @@
--- GENERATED from skillsmith_assets/normalize/rules.py (rules version 5).
+-- GENERATED from skillsmith_assets/normalize/rules.py (rules version 6).
 -- Do not edit: run `python -m skillsmith_assets.normalize.sql_render > sql/020_normalize_functions.sql`.
 -- These functions return exactly what skillsmith_assets/normalize/message.py returns.
 SET standard_conforming_strings = on;
@@ -25,8 +25,8 @@ BEGIN
     s := regexp_replace(s, 'Traceback[ \t\n\r\f\v]+[(]most[ \t\n\r\f\v]+recent[ \t\n\r\f\v]+call[ \t\n\r\f\v]+last[)]:', '', 'g');
   END IF;
   -- private_key
-  IF strpos(s, 'PRIVATE KEY-----') > 0 THEN
-    s := regexp_replace(s, '-----BEGIN[A-Z ]{0,40}PRIVATE KEY-----[^-]*(?:-----END[A-Z ]{0,40}PRIVATE KEY-----)?', '<private-key>', 'g');
+  IF strpos(s, 'KEY-----') > 0 THEN
+    s := regexp_replace(s, '-----BEGIN[A-Z \t\n\r\f\v]{0,40}PRIVATE[ \t\n\r\f\v]+KEY-----[^-]*(?:-----END[A-Z \t\n\r\f\v]{0,40}PRIVATE[ \t\n\r\f\v]+KEY-----)?', '<private-key>', 'g');
   END IF;
   -- url_credentials
   IF strpos(s, '://') > 0 THEN
@@ -78,7 +78,7 @@ BEGIN
   END IF;
   -- email
   IF strpos(s, '@') > 0 THEN
-    s := regexp_replace(s, '(?<![A-Za-z0-9_.%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:[.][A-Za-z0-9-]+)+', '<email>', 'g');
+    s := regexp_replace(s, '(?<![A-Za-z0-9_.%+>-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:[.][A-Za-z0-9-]+)+', '<email>', 'g');
   END IF;
   -- trace_id
   IF strpos(s, '-') > 0 THEN
@@ -98,7 +98,7 @@ BEGIN
   END IF;
   -- ts_month_first
   IF (strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), 'jan') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), 'feb') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), 'mar') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), 'apr') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), 'may') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), 'jun') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), 'jul') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), 'aug') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), 'sep') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), 'oct') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), 'nov') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), 'dec') > 0) THEN
-    s := regexp_replace(s, '(?<![A-Za-z0-9_])(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)(?:day|sday|nesday|rsday|urday)?,? )?(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?) [ 0-9]?[0-9](?:, [0-9]{4}(?:,? [0-9]{1,2}:[0-9]{2}(?::[0-9]{2})?(?:[ ]?[AaPp][Mm])?)?|(?: [0-9]{4})? [0-9]{2}:[0-9]{2}:[0-9]{2}(?:[.,][0-9]{1,9})?(?: [0-9]{4})?(?: GMT[+-][0-9]{4}(?: [(][A-Za-z ]{1,60}[)])?)?)(?![A-Za-z0-9_])', '<ts>', 'g');
+    s := regexp_replace(s, '(?<![A-Za-z0-9_])(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)(?:day|sday|nesday|rsday|urday)?,? )?(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?) [ 0-9]?[0-9](?:, [0-9]{4}(?:,? [0-9]{1,2}:[0-9]{2}(?::[0-9]{2})?(?:[ \t\n\r\f\v]*[AaPp][Mm])?)?|(?: [0-9]{4})? [0-9]{2}:[0-9]{2}:[0-9]{2}(?:[.,][0-9]{1,9})?(?: [0-9]{4})?(?: GMT[+-][0-9]{4}(?: [(][A-Za-z ]{1,60}[)])?)?)(?![A-Za-z0-9_])', '<ts>', 'g');
   END IF;
   -- ts_compact
   IF (strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '19') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '20') > 0) THEN
@@ -110,7 +110,7 @@ BEGIN
   END IF;
   -- time
   IF strpos(s, ':') > 0 AND (strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '0') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '1') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '2') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '3') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '4') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '5') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '6') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '7') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '8') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '9') > 0) THEN
-    s := regexp_replace(s, '(?<![A-Za-z0-9_.])[0-9]{1,2}:[0-9]{2}(?::[0-9]{2})?(?:[.,][0-9]{1,9})?(?:[ ]?[AaPp][Mm])?(?![A-Za-z0-9_:])', '<time>', 'g');
+    s := regexp_replace(s, '(?<![A-Za-z0-9_.])[0-9]{1,2}:[0-9]{2}(?::[0-9]{2})?(?:[.,][0-9]{1,9})?(?:[ \t\n\r\f\v]*[AaPp][Mm])?(?![A-Za-z0-9_:])', '<time>', 'g');
   END IF;
   -- ipv4
   IF strpos(s, '.') > 0 AND (strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '0') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '1') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '2') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '3') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '4') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '5') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '6') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '7') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '8') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '9') > 0) THEN
@@ -118,7 +118,7 @@ BEGIN
   END IF;
   -- ipv6
   IF strpos(s, ':') > 0 THEN
-    s := regexp_replace(s, '(?<![A-Za-z0-9_:.])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{1,4}(?![A-Za-z0-9_:(])', '<ip>', 'g');
+    s := regexp_replace(s, '(?<![A-Za-z0-9_:.>])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{1,4}(?![A-Za-z0-9_:(])', '<ip>', 'g');
   END IF;
   -- port
   IF strpos(s, ':') > 0 AND (strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '0') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '1') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '2') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '3') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '4') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '5') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '6') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '7') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '8') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '9') > 0) THEN
@@ -142,11 +142,11 @@ BEGIN
   END IF;
   -- size
   IF (strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), 'b') > 0) THEN
-    s := regexp_replace(s, '(?<![A-Za-z0-9_.])[0-9]+(?:[.][0-9]+)?[ ]?(?:bytes|byte|B|KB|kB|MB|GB|TB|KiB|MiB|GiB|TiB)(?: [(][0-9]+(?:[.][0-9]+)?[ ]?(?:bytes|byte|B|KB|kB|MB|GB|TB|KiB|MiB|GiB|TiB)[)])?(?![A-Za-z0-9_])', '<size>', 'g');
+    s := regexp_replace(s, '(?<![A-Za-z0-9_.])[0-9]+(?:[.][0-9]+)?[ \t\n\r\f\v]*(?:bytes|byte|B|KB|kB|MB|GB|TB|KiB|MiB|GiB|TiB)(?:[ \t\n\r\f\v]+[(][0-9]+(?:[.][0-9]+)?[ \t\n\r\f\v]*(?:bytes|byte|B|KB|kB|MB|GB|TB|KiB|MiB|GiB|TiB)[)])?(?![A-Za-z0-9_])', '<size>', 'g');
   END IF;
   -- duration
   IF (strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '0') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '1') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '2') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '3') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '4') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '5') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '6') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '7') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '8') > 0 OR strpos(translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '9') > 0) THEN
-    s := regexp_replace(s, '(?<![A-Za-z0-9_.])-?(?:[0-9]+h(?:[0-9]+m)?(?:[0-9]+(?:[.][0-9]+)?(?:ms|us|ns|s))?|[0-9]+m[0-9]+(?:[.][0-9]+)?(?:ms|us|ns|s)|[0-9]+(?:[.][0-9]+)?[ ]?(?:milliseconds|ms|us|ns|seconds|secs|sec|s|minutes|mins|min|m|hours|hrs|hr|h|days|d))(?![A-Za-z0-9_])', '<duration>', 'g');
+    s := regexp_replace(s, '(?<![A-Za-z0-9_.])-?(?:[0-9]+h(?:[0-9]+m)?(?:[0-9]+(?:[.][0-9]+)?(?:ms|us|ns|s))?|[0-9]+m[0-9]+(?:[.][0-9]+)?(?:ms|us|ns|s)|[0-9]+(?:[.][0-9]+)?[ \t\n\r\f\v]*(?:milliseconds|ms|us|ns|seconds|secs|sec|s|minutes|mins|min|m|hours|hrs|hr|h|days|d))(?![A-Za-z0-9_])', '<duration>', 'g');
   END IF;
   -- epoch
   IF strpos(s, '1') > 0 THEN
@@ -202,7 +202,7 @@ $fn$;
 CREATE OR REPLACE FUNCTION error_fingerprint_normalized(kind text, component text, norm_msg text) RETURNS uuid
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$
   SELECT substr(encode(sha256(convert_to(
-           length('v5') || ':' || 'v5'
+           length('v6') || ':' || 'v6'
            || length(coalesce(kind, '')) || ':' || coalesce(kind, '')
            || length(coalesce(component, '')) || ':' || coalesce(component, '')
            || length(coalesce(norm_msg, '')) || ':' || coalesce(norm_msg, ''),
@@ -215,7 +215,7 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$
 $fn$;
 
 CREATE OR REPLACE FUNCTION normalizer_version() RETURNS integer
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$ SELECT 5 $fn$;
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$ SELECT 6 $fn$;
 
 -- Rows to (re-)normalize: none once ingest has normalized them, so mining finds them through
 -- this index, which stays empty, instead of reading the day's rows. It names the rules version
@@ -226,10 +226,10 @@ BEGIN
   FOR stale IN SELECT indexname FROM pg_indexes
                 WHERE schemaname = current_schema() AND tablename = 'agent_errors'
                   AND indexname LIKE 'agent\_errors\_unnormalized\_v%'
-                  AND indexname <> 'agent_errors_unnormalized_v5' LOOP
+                  AND indexname <> 'agent_errors_unnormalized_v6' LOOP
     EXECUTE format('DROP INDEX %I', stale.indexname);
   END LOOP;
 END
 $do$;
-CREATE INDEX IF NOT EXISTS agent_errors_unnormalized_v5 ON agent_errors (ts)
-    WHERE fingerprint IS NULL OR normalizer_version IS DISTINCT FROM 5;
+CREATE INDEX IF NOT EXISTS agent_errors_unnormalized_v6 ON agent_errors (ts)
+    WHERE fingerprint IS NULL OR normalizer_version IS DISTINCT FROM 6;
