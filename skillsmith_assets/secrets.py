@@ -40,12 +40,15 @@ SHAPE = {shape.name: shape.pattern for shape in SECRET_SHAPES}
 _SECRET_KEYS = r"password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|credentials?"
 _SECRET_VALUE = r"\"[^\"\n]*\"|'[^'\n]*'|[^\s,;&'\"}\])]+"
 
+# The first line of a PEM private key, with whatever whitespace its words are apart.
+PRIVATE_KEY_BEGIN = r"-----BEGIN\s[A-Z0-9\s]*PRIVATE\s+KEY(?:\s+BLOCK)?-----"
+
 # Ordered: the specific shapes first, then the generic ``key=value`` forms.
 _SECRET_PATTERNS: list[tuple[re.Pattern, str]] = [
     # PEM private keys, also when truncated before their END line.
     (
         re.compile(
-            r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----.*?(?:-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----|\Z)",
+            PRIVATE_KEY_BEGIN + r".*?(?:-----END\s[A-Z0-9\s]*PRIVATE\s+KEY(?:\s+BLOCK)?-----|\Z)",
             re.S,
         ),
         "[REDACTED PRIVATE KEY]",

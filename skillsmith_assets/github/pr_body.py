@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from skillsmith_assets.secrets import SECRET_SHAPES, scrub_secrets
+from skillsmith_assets.secrets import PRIVATE_KEY_BEGIN, SECRET_SHAPES, scrub_secrets
 
 MAX_BODY_CHARS = 60_000  # GitHub refuses bodies over 65,536 characters; keep a margin
 MAX_SAMPLE_CHARS = 400
@@ -24,7 +24,7 @@ ZWSP = "\u200b"
 _CREDENTIAL_SHAPES: tuple[tuple[str, re.Pattern], ...] = tuple(
     (name, re.compile(pattern))
     for name, pattern in (
-        ("a private key", r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----"),
+        ("a private key", PRIVATE_KEY_BEGIN),
         *((shape.name, r"(?<![A-Za-z0-9_-])" + shape.pattern) for shape in SECRET_SHAPES),
         ("a Slack webhook", r"https://hooks\.slack\.com/services/"),
         ("a JSON web token", r"\beyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}"),

@@ -28,3 +28,18 @@ def test_the_sql_normalizer_hides_every_shape(conn):
     for (norm, _, _), message in zip(sql_normalized(conn, messages, "c"), messages):
         assert norm == normalize_error_message(message)
         assert not any(shape.example in norm for shape in SECRET_SHAPES)
+
+
+PRIVATE_KEY_BODY = "MIIEowIBAAKCAQEA7"
+
+
+@pytest.mark.parametrize("begin, end", [
+    ("-----BEGIN RSA PRIVATE KEY-----", "-----END RSA PRIVATE KEY-----"),
+    ("-----BEGIN\tRSA PRIVATE KEY-----", "-----END RSA  PRIVATE\tKEY-----"),
+    ("-----BEGIN  OPENSSH PRIVATE   KEY-----", ""),  # cut before its end line
+])
+def test_a_private_key_is_hidden_whatever_its_spacing(begin, end):
+    text = f"key: {begin}\n{PRIVATE_KEY_BODY}\n{end}"
+    assert PRIVATE_KEY_BODY not in normalize_error_message(text)
+    assert PRIVATE_KEY_BODY not in scrub_secrets(text)
+    assert "a private key" in credential_kinds(text)
