@@ -51,10 +51,22 @@ static int vec_push(IntVec *v, int x) {
     return 0;
 }
 
+/* Eight bytes a step: normalized messages run to hundreds of bytes, and a byte-at-a-time hash
+ * was most of the cost of numbering them. Only slot positions depend on it, never a number. */
 static uint64_t hash_bytes(const char *s, Py_ssize_t n) {
-    uint64_t h = 1469598103934665603ULL;
-    for (Py_ssize_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
-    return h ^ (h >> 29);
+    uint64_t h = 0x9E3779B97F4A7C15ULL ^ (uint64_t)n, w;
+    Py_ssize_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        memcpy(&w, s + i, 8);
+        h = (h ^ w) * 0xFF51AFD7ED558CCDULL;
+        h ^= h >> 32;
+    }
+    w = 0;
+    memcpy(&w, s + i, (size_t)(n - i));
+    h = (h ^ w) * 0xC4CEB9FE1A85EC53ULL;
+    h ^= h >> 33;
+    h *= 0xFF51AFD7ED558CCDULL;
+    return h ^ (h >> 33);
 }
 
 static int looks_variable(const char *s, Py_ssize_t n) {
@@ -99,8 +111,9 @@ static int vocab_find(Vocab *v, const char *s, Py_ssize_t n, size_t *slot) {
     return -1;
 }
 
-/* Adds a string (not copied: it must outlive v) at the slot vocab_find gave. */
-static int vocab_insert(Vocab *v, size_t slot, const char *s, Py_ssize_t n) {
+/* Adds a string (not copied: it must outlive v) at the slot vocab_find gave; `classify` sets its
+ * `variable` (tokens need it; whole texts do not, and the scan would cost a pass over them). */
+static int vocab_insert(Vocab *v, size_t slot, const char *s, Py_ssize_t n, int classify) {
     if (n > INT_MAX) {
         PyErr_SetString(PyExc_OverflowError, "a string of 2 GB or more");
         return -2;
@@ -114,7 +127,7 @@ static int vocab_insert(Vocab *v, size_t slot, const char *s, Py_ssize_t n) {
         }
         v->toks = toks, v->cap = cap;
     }
-    v->toks[v->count] = (Tok){s, (int)n, looks_variable(s, n)};
+    v->toks[v->count] = (Tok){s, (int)n, classify && looks_variable(s, n)};
     v->slots[slot] = v->count + 1;
     return v->count++;
 }
@@ -122,7 +135,7 @@ static int vocab_insert(Vocab *v, size_t slot, const char *s, Py_ssize_t n) {
 static int intern(Vocab *v, const char *s, Py_ssize_t n) {
     size_t slot;
     int id = vocab_find(v, s, n, &slot);
-    return id == -1 ? vocab_insert(v, slot, s, n) : id;
+    return id == -1 ? vocab_insert(v, slot, s, n, 1) : id;
 }
 
 /* Code point order of two tokens (UTF-8 byte order is code point order), as Python compares str. */
@@ -548,7 +561,7 @@ static PyObject *texts_add(TextsObject *t, PyObject *text) {
         } else {
             memcpy(room, s, (size_t)n);
             t->block_used += (size_t)n;
-            id = vocab_insert(&t->vocab, slot, room, n);
+            id = vocab_insert(&t->vocab, slot, room, n, 0);
         }
     }
     Py_XDECREF(owner);
