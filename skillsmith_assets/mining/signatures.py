@@ -73,27 +73,38 @@ class Signatures:
     def numbers(self, items) -> list[int]:
         """The number of each (norm, kind, component) signature, a new one numbered after all
         seen before; a missing component is "". One loop for a chunk's signatures: this runs
-        once per distinct pair of a chunk, so per-call overhead counts."""
-        by_source, texts, numbers_of, weights = self._by_source, self._texts, self._numbers, self.weights
-        out = []
+        once per distinct pair of a chunk, so per-call and per-signature overhead counts (the
+        arrays of new signatures grow once, after the loop)."""
+        by_source, texts, numbers_of = self._by_source, self._texts, self._numbers
+        first = next_number = len(self.weights)
+        out, new_sources, new_locals = [], array("i"), array("i")
+        emit, add_source, add_local = out.append, new_sources.append, new_locals.append
         for norm, kind, component in items:
             source = by_source.get((kind, component))
             if source is None:
-                source = by_source[(kind, component)] = len(self._sources)
-                self._sources.append((kind, component))
-                texts.append(texts_store())
-                numbers_of.append(array("i"))
+                source = self._new_source(kind, component)
             local = texts[source].add(norm)
             numbers = numbers_of[source]
             if local < len(numbers):
-                out.append(numbers[local])
+                emit(numbers[local])
                 continue
-            out.append(len(weights))
-            numbers.append(len(weights))
-            weights.append(0)
-            self._source_of.append(source)
-            self._local_of.append(local)
+            numbers.append(next_number)
+            emit(next_number)
+            add_source(source)
+            add_local(local)
+            next_number += 1
+        self.weights.frombytes(bytes(self.weights.itemsize * (next_number - first)))
+        self._source_of.extend(new_sources)
+        self._local_of.extend(new_locals)
         return out
+
+    def _new_source(self, kind: str, component: str) -> int:
+        """Number a new (kind, component), with an empty store of its texts."""
+        source = self._by_source[(kind, component)] = len(self._sources)
+        self._sources.append((kind, component))
+        self._texts.append(texts_store())
+        self._numbers.append(array("i"))
+        return source
 
     def merge(self) -> None:
         """Merge patterns over all signatures, weighted by their line counts (the same as over
