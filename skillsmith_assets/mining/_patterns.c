@@ -163,6 +163,7 @@ typedef struct {
     int *stamp, *count;
     long long *wsum;
     int mark;
+    int *rank; /* per token id: its place in code point order, so sorts compare ints, not texts */
 } Ctx;
 
 static Ctx *sort_ctx; /* qsort has no context argument; the GIL serialises calls */
@@ -173,10 +174,8 @@ static int by_weight_then_text(const void *pa, const void *pb) {
     if (c->weight[a] != c->weight[b]) return c->weight[a] > c->weight[b] ? -1 : 1;
     const int *x = c->flat + c->start[a], *y = c->flat + c->start[b];
     int w = c->width[a] < c->width[b] ? c->width[a] : c->width[b];
-    for (int k = 0; k < w; k++) {
-        int r = tok_cmp(&c->vocab, x[k], y[k]);
-        if (r) return r;
-    }
+    for (int k = 0; k < w; k++)
+        if (x[k] != y[k]) return c->rank[x[k]] < c->rank[y[k]] ? -1 : 1;
     if (c->width[a] != c->width[b]) return c->width[a] < c->width[b] ? -1 : 1;
     return (a > b) - (a < b);
 }
@@ -188,6 +187,27 @@ static int by_int(const void *pa, const void *pb) {
 
 static int by_token_text(const void *pa, const void *pb) {
     return tok_cmp(&sort_ctx->vocab, *(const int *)pa, *(const int *)pb);
+}
+
+static int by_token_rank(const void *pa, const void *pb) {
+    int a = sort_ctx->rank[*(const int *)pa], b = sort_ctx->rank[*(const int *)pb];
+    return (a > b) - (a < b);
+}
+
+/* c->rank of every token interned (sort_ctx must be c): a few hundred distinct tokens are
+ * compared millions of times when the messages of a width are sorted. */
+static int rank_tokens(Ctx *c) {
+    int n = c->vocab.count, *order = malloc(((size_t)n + 1) * sizeof(int));
+    c->rank = malloc(((size_t)n + 1) * sizeof(int));
+    if (!order || !c->rank) {
+        free(order);
+        return -1;
+    }
+    for (int i = 0; i < n; i++) order[i] = i;
+    qsort(order, (size_t)n, sizeof(int), by_token_text);
+    for (int i = 0; i < n; i++) c->rank[order[i]] = i;
+    free(order);
+    return 0;
 }
 
 /* (position, token) -> clusters whose template held that token there when they were made.
@@ -444,7 +464,7 @@ static int bucket_parts(Ctx *c, PyObject **cache, int *ids, int n, PyObject *out
                 goto done;
             }
             sort_ctx = c;
-            qsort(values.items, (size_t)values.len, sizeof(int), by_token_text);
+            qsort(values.items, (size_t)values.len, sizeof(int), by_token_rank);
             if (depth + values.len > cap) {
                 cap = (depth + values.len) * 2;
                 IntVec *grown = realloc(stack, (size_t)cap * sizeof(IntVec));
@@ -668,12 +688,12 @@ static PyObject *positional_parts(PyObject *self, PyObject *args) {
     c.wsum = calloc((size_t)c.vocab.count, sizeof(long long));
     cache = calloc((size_t)c.vocab.count, sizeof(PyObject *));
     out = PyList_New(0);
-    if (!c.stamp || !c.count || !c.wsum || !cache || !out) {
-        if (out) Py_CLEAR(out);
-        else PyErr_NoMemory();
+    sort_ctx = &c;
+    if (!c.stamp || !c.count || !c.wsum || !cache || !out || rank_tokens(&c) < 0) {
+        Py_CLEAR(out);
+        PyErr_NoMemory();
         goto done;
     }
-    sort_ctx = &c;
     qsort(ids, (size_t)c.n, sizeof(int), by_width_then_index);
     for (Py_ssize_t from = 0, to; from < c.n; from = to) {
         for (to = from + 1; to < c.n && c.width[ids[to]] == c.width[ids[from]];) to++;
@@ -685,7 +705,7 @@ static PyObject *positional_parts(PyObject *self, PyObject *args) {
 done:
     if (cache)
         for (int k = 0; k < c.vocab.count; k++) Py_XDECREF(cache[k]);
-    free(cache), free(c.stamp), free(c.count), free(c.wsum);
+    free(cache), free(c.stamp), free(c.count), free(c.wsum), free(c.rank);
     free(c.start), free(c.width), free(c.weight), free(ids), free(flat.items);
     free(c.vocab.toks), free(c.vocab.slots);
     return out;
