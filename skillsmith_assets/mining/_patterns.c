@@ -51,10 +51,22 @@ static int vec_push(IntVec *v, int x) {
     return 0;
 }
 
+/* Eight bytes a step: normalized messages run to hundreds of bytes, and a byte-at-a-time hash
+ * was most of the cost of numbering them. Only slot positions depend on it, never a number. */
 static uint64_t hash_bytes(const char *s, Py_ssize_t n) {
-    uint64_t h = 1469598103934665603ULL;
-    for (Py_ssize_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
-    return h ^ (h >> 29);
+    uint64_t h = 0x9E3779B97F4A7C15ULL ^ (uint64_t)n, w;
+    Py_ssize_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        memcpy(&w, s + i, 8);
+        h = (h ^ w) * 0xFF51AFD7ED558CCDULL;
+        h ^= h >> 32;
+    }
+    w = 0;
+    memcpy(&w, s + i, (size_t)(n - i));
+    h = (h ^ w) * 0xC4CEB9FE1A85EC53ULL;
+    h ^= h >> 33;
+    h *= 0xFF51AFD7ED558CCDULL;
+    return h ^ (h >> 33);
 }
 
 static int looks_variable(const char *s, Py_ssize_t n) {
@@ -99,8 +111,9 @@ static int vocab_find(Vocab *v, const char *s, Py_ssize_t n, size_t *slot) {
     return -1;
 }
 
-/* Adds a string (not copied: it must outlive v) at the slot vocab_find gave. */
-static int vocab_insert(Vocab *v, size_t slot, const char *s, Py_ssize_t n) {
+/* Adds a string (not copied: it must outlive v) at the slot vocab_find gave; `classify` sets its
+ * `variable` (tokens need it; whole texts do not, and the scan would cost a pass over them). */
+static int vocab_insert(Vocab *v, size_t slot, const char *s, Py_ssize_t n, int classify) {
     if (n > INT_MAX) {
         PyErr_SetString(PyExc_OverflowError, "a string of 2 GB or more");
         return -2;
@@ -114,7 +127,7 @@ static int vocab_insert(Vocab *v, size_t slot, const char *s, Py_ssize_t n) {
         }
         v->toks = toks, v->cap = cap;
     }
-    v->toks[v->count] = (Tok){s, (int)n, looks_variable(s, n)};
+    v->toks[v->count] = (Tok){s, (int)n, classify && looks_variable(s, n)};
     v->slots[slot] = v->count + 1;
     return v->count++;
 }
@@ -122,7 +135,7 @@ static int vocab_insert(Vocab *v, size_t slot, const char *s, Py_ssize_t n) {
 static int intern(Vocab *v, const char *s, Py_ssize_t n) {
     size_t slot;
     int id = vocab_find(v, s, n, &slot);
-    return id == -1 ? vocab_insert(v, slot, s, n) : id;
+    return id == -1 ? vocab_insert(v, slot, s, n, 1) : id;
 }
 
 /* Code point order of two tokens (UTF-8 byte order is code point order), as Python compares str. */
@@ -150,6 +163,7 @@ typedef struct {
     int *stamp, *count;
     long long *wsum;
     int mark;
+    int *rank; /* per token id: its place in code point order, so sorts compare ints, not texts */
 } Ctx;
 
 static Ctx *sort_ctx; /* qsort has no context argument; the GIL serialises calls */
@@ -160,10 +174,8 @@ static int by_weight_then_text(const void *pa, const void *pb) {
     if (c->weight[a] != c->weight[b]) return c->weight[a] > c->weight[b] ? -1 : 1;
     const int *x = c->flat + c->start[a], *y = c->flat + c->start[b];
     int w = c->width[a] < c->width[b] ? c->width[a] : c->width[b];
-    for (int k = 0; k < w; k++) {
-        int r = tok_cmp(&c->vocab, x[k], y[k]);
-        if (r) return r;
-    }
+    for (int k = 0; k < w; k++)
+        if (x[k] != y[k]) return c->rank[x[k]] < c->rank[y[k]] ? -1 : 1;
     if (c->width[a] != c->width[b]) return c->width[a] < c->width[b] ? -1 : 1;
     return (a > b) - (a < b);
 }
@@ -175,6 +187,27 @@ static int by_int(const void *pa, const void *pb) {
 
 static int by_token_text(const void *pa, const void *pb) {
     return tok_cmp(&sort_ctx->vocab, *(const int *)pa, *(const int *)pb);
+}
+
+static int by_token_rank(const void *pa, const void *pb) {
+    int a = sort_ctx->rank[*(const int *)pa], b = sort_ctx->rank[*(const int *)pb];
+    return (a > b) - (a < b);
+}
+
+/* c->rank of every token interned (sort_ctx must be c): a few hundred distinct tokens are
+ * compared millions of times when the messages of a width are sorted. */
+static int rank_tokens(Ctx *c) {
+    int n = c->vocab.count, *order = malloc(((size_t)n + 1) * sizeof(int));
+    c->rank = malloc(((size_t)n + 1) * sizeof(int));
+    if (!order || !c->rank) {
+        free(order);
+        return -1;
+    }
+    for (int i = 0; i < n; i++) order[i] = i;
+    qsort(order, (size_t)n, sizeof(int), by_token_text);
+    for (int i = 0; i < n; i++) c->rank[order[i]] = i;
+    free(order);
+    return 0;
 }
 
 /* (position, token) -> clusters whose template held that token there when they were made.
@@ -431,7 +464,7 @@ static int bucket_parts(Ctx *c, PyObject **cache, int *ids, int n, PyObject *out
                 goto done;
             }
             sort_ctx = c;
-            qsort(values.items, (size_t)values.len, sizeof(int), by_token_text);
+            qsort(values.items, (size_t)values.len, sizeof(int), by_token_rank);
             if (depth + values.len > cap) {
                 cap = (depth + values.len) * 2;
                 IntVec *grown = realloc(stack, (size_t)cap * sizeof(IntVec));
@@ -548,7 +581,7 @@ static PyObject *texts_add(TextsObject *t, PyObject *text) {
         } else {
             memcpy(room, s, (size_t)n);
             t->block_used += (size_t)n;
-            id = vocab_insert(&t->vocab, slot, room, n);
+            id = vocab_insert(&t->vocab, slot, room, n, 0);
         }
     }
     Py_XDECREF(owner);
@@ -655,12 +688,12 @@ static PyObject *positional_parts(PyObject *self, PyObject *args) {
     c.wsum = calloc((size_t)c.vocab.count, sizeof(long long));
     cache = calloc((size_t)c.vocab.count, sizeof(PyObject *));
     out = PyList_New(0);
-    if (!c.stamp || !c.count || !c.wsum || !cache || !out) {
-        if (out) Py_CLEAR(out);
-        else PyErr_NoMemory();
+    sort_ctx = &c;
+    if (!c.stamp || !c.count || !c.wsum || !cache || !out || rank_tokens(&c) < 0) {
+        Py_CLEAR(out);
+        PyErr_NoMemory();
         goto done;
     }
-    sort_ctx = &c;
     qsort(ids, (size_t)c.n, sizeof(int), by_width_then_index);
     for (Py_ssize_t from = 0, to; from < c.n; from = to) {
         for (to = from + 1; to < c.n && c.width[ids[to]] == c.width[ids[from]];) to++;
@@ -672,7 +705,7 @@ static PyObject *positional_parts(PyObject *self, PyObject *args) {
 done:
     if (cache)
         for (int k = 0; k < c.vocab.count; k++) Py_XDECREF(cache[k]);
-    free(cache), free(c.stamp), free(c.count), free(c.wsum);
+    free(cache), free(c.stamp), free(c.count), free(c.wsum), free(c.rank);
     free(c.start), free(c.width), free(c.weight), free(ids), free(flat.items);
     free(c.vocab.toks), free(c.vocab.slots);
     return out;

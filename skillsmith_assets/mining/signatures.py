@@ -15,7 +15,7 @@ from __future__ import annotations
 from array import array
 
 from skillsmith_assets.mining.patterns import compiled_merger, source_patterns
-from skillsmith_assets.normalize.message import fingerprinter
+from skillsmith_assets.normalize.message import fingerprinter, fingerprints
 
 # Bytes of output endings kept between chunks: the frequent signatures recur in every chunk,
 # and come early, so the first ones kept are the ones worth keeping; a cache cleared when full
@@ -73,27 +73,38 @@ class Signatures:
     def numbers(self, items) -> list[int]:
         """The number of each (norm, kind, component) signature, a new one numbered after all
         seen before; a missing component is "". One loop for a chunk's signatures: this runs
-        once per distinct pair of a chunk, so per-call overhead counts."""
-        by_source, texts, numbers_of, weights = self._by_source, self._texts, self._numbers, self.weights
-        out = []
+        once per distinct pair of a chunk, so per-call and per-signature overhead counts (the
+        arrays of new signatures grow once, after the loop)."""
+        by_source, texts, numbers_of = self._by_source, self._texts, self._numbers
+        first = next_number = len(self.weights)
+        out, new_sources, new_locals = [], array("i"), array("i")
+        emit, add_source, add_local = out.append, new_sources.append, new_locals.append
         for norm, kind, component in items:
             source = by_source.get((kind, component))
             if source is None:
-                source = by_source[(kind, component)] = len(self._sources)
-                self._sources.append((kind, component))
-                texts.append(texts_store())
-                numbers_of.append(array("i"))
+                source = self._new_source(kind, component)
             local = texts[source].add(norm)
             numbers = numbers_of[source]
             if local < len(numbers):
-                out.append(numbers[local])
+                emit(numbers[local])
                 continue
-            out.append(len(weights))
-            numbers.append(len(weights))
-            weights.append(0)
-            self._source_of.append(source)
-            self._local_of.append(local)
+            numbers.append(next_number)
+            emit(next_number)
+            add_source(source)
+            add_local(local)
+            next_number += 1
+        self.weights.frombytes(bytes(self.weights.itemsize * (next_number - first)))
+        self._source_of.extend(new_sources)
+        self._local_of.extend(new_locals)
         return out
+
+    def _new_source(self, kind: str, component: str) -> int:
+        """Number a new (kind, component), with an empty store of its texts."""
+        source = self._by_source[(kind, component)] = len(self._sources)
+        self._sources.append((kind, component))
+        self._texts.append(texts_store())
+        self._numbers.append(array("i"))
+        return source
 
     def merge(self) -> None:
         """Merge patterns over all signatures, weighted by their line counts (the same as over
@@ -116,18 +127,38 @@ class Signatures:
                 self._pattern_ids[self._pattern_of[number]])
 
     def pieces(self, numbers: array, make) -> list[bytes]:
-        """make(fields) for each signature of ``numbers`` (a chunk's pairs, in order). Each is made
+        """The output ending of each signature of ``numbers`` (a chunk's pairs, in order), made
+        by make(norms, kind, fingerprints, pattern ids) for the chunk's new signatures of one
+        source at a time (a call per signature would cost more than the ending). Each is made
         once per chunk; those of signatures seen on more than one line are kept between chunks
-        while PIECES_KEPT bytes allow (a signature of one line is written once: keeping it only
-        holds memory)."""
-        cache, weights = self._pieces, self.weights
-        chunk = {}
+        while PIECES_KEPT bytes allow (a signature of one line is written once: keeping it
+        only holds memory)."""
+        cache, source_of = self._pieces, self._source_of
+        chunk, by_source = {}, {}
         for number in set(numbers):
             piece = cache.get(number)
             if piece is None:
-                piece = make(self.fields(number))
-                if weights[number] > 1 and self._pieces_size + len(piece) <= PIECES_KEPT:
-                    cache[number] = piece
-                    self._pieces_size += len(piece)
-            chunk[number] = piece
+                by_source.setdefault(source_of[number], []).append(number)
+            else:
+                chunk[number] = piece
+        for source, members in by_source.items():
+            made = self._made(source, members, make)
+            chunk.update(zip(members, made))
+            if self._pieces_size < PIECES_KEPT:
+                self._keep(members, made)
         return list(map(chunk.__getitem__, numbers))
+
+    def _made(self, source: int, members: list[int], make) -> list[bytes]:
+        """make(...) for signatures of one source."""
+        kind, component = self._sources[source]
+        texts, local_of, ids, pattern_of = self._texts[source], self._local_of, self._pattern_ids, self._pattern_of
+        norms = [texts[local_of[n]] for n in members]
+        return make(norms, kind, fingerprints(kind, component, norms), [ids[pattern_of[n]] for n in members])
+
+    def _keep(self, members: list[int], made: list[bytes]) -> None:
+        """Keep the endings of signatures of several lines, while PIECES_KEPT bytes allow."""
+        weights = self.weights
+        for number, piece in zip(members, made):
+            if weights[number] > 1 and self._pieces_size + len(piece) <= PIECES_KEPT:
+                self._pieces[number] = piece
+                self._pieces_size += len(piece)

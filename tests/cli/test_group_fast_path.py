@@ -418,3 +418,15 @@ def test_string_specials_at_every_offset():
             lines.append(b'{"error": "x", "' + text + b'": 1}')
     code, out, _ = assert_same_output(b"\n".join(lines) + b"\n")
     assert code == 1 and out.count(b"\n") == len(lines)
+
+
+@pytest.mark.parametrize("errors", ["strict", "surrogateescape"])
+def test_endings_made_in_bulk_are_added_fields_encoded(errors):
+    from skillsmith_assets.cli.group_cmd import added_fields, added_fields_encoded
+
+    norms = ["plain", 'quote " back \\ slash', "ctrl \x00\x1f\n\t", "café \u2028 😀", ""]
+    prints = [f"fp{i}" for i in range(len(norms))]
+    patterns = [f"p{i}" for i in range(len(norms))]
+    for kind in ["KeyError", 'K"ind\u00e9']:
+        assert added_fields_encoded(norms, kind, prints, patterns, errors) == [
+            added_fields(n, kind, f, p).encode("utf-8", errors) for n, f, p in zip(norms, prints, patterns)]

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import random
+from array import array
 
 from skillsmith_assets.mining.signatures import Signatures
 from skillsmith_assets.mining.patterns import merge_patterns
-from skillsmith_assets.normalize.message import fingerprint_normalized, fingerprinter
+from skillsmith_assets.normalize.message import fingerprint_normalized, fingerprinter, fingerprints
 
 
 def test_fingerprinter_is_fingerprint_normalized():
@@ -46,3 +47,38 @@ def test_compiled_texts_number_and_return_what_the_python_store_does():
     compiled, python = Texts(), PyTexts()
     assert [compiled.add(t) for t in texts] == [python.add(t) for t in texts]
     assert len(compiled) == len(python) and list(compiled) == [python[i] for i in range(len(python))]
+
+
+def test_fingerprints_of_a_source_are_fingerprint_normalized_of_each():
+    rng = random.Random(6)
+    alphabet = "ab :é€😀\u2028<>1"
+    for _ in range(100):
+        kind, component = ("".join(rng.choice(alphabet) for _ in range(rng.randint(0, 6))) for _ in range(2))
+        component = None if rng.random() < 0.2 else component
+        norms = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 9))) for _ in range(rng.randint(0, 5))]
+        assert fingerprints(kind, component, norms) == [fingerprint_normalized(kind, component, n) for n in norms]
+
+
+def test_chunk_pieces_are_each_signatures_fields_made_in_bulk(monkeypatch):
+    """pieces() makes a chunk's endings per source, in bulk, and keeps some between chunks:
+    every ending is still that of its own signature, chunk after chunk."""
+    import skillsmith_assets.mining.signatures as module
+
+    monkeypatch.setattr(module, "PIECES_KEPT", 2000)  # some kept, then the store is full
+    rng = random.Random(7)
+    items = [(f"{rng.choice(['KeyError', 'ValueError'])}: user{rng.randint(0, 300)} {rng.choice('abc')}",
+              rng.choice(["KeyError", "ValueError"]), rng.choice(["", "sale", "stock"])) for _ in range(3000)]
+    signatures = Signatures()
+    numbers = signatures.numbers(items)
+    for number in numbers:
+        signatures.weights[number] += 1
+    signatures.merge()
+
+    def make(norms, kind, prints, patterns):
+        return [repr((norm, kind, fingerprint, pattern)).encode() for norm, fingerprint, pattern
+                in zip(norms, prints, patterns)]
+
+    for start in range(0, len(numbers), 500):
+        chunk = array("i", numbers[start:start + 500])
+        assert signatures.pieces(chunk, make) == [repr(signatures.fields(n)).encode() for n in chunk]
+    assert 0 < len(signatures._pieces) < len(set(numbers))
