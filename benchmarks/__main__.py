@@ -442,8 +442,11 @@ def merge(parts: list[dict]) -> dict:
     commands, seconds, mining_runs = [], {}, {}
     for part in parts:
         commands.append(part.get("command", "python -m benchmarks"))
+        sizes = {run["history"] for run in (part.get("mining") or {}).get("runs", [])}
+        # A mining run at other sizes adds to the measurement; one that measures the same sizes again replaces it.
+        adds = bool(sizes) and not sizes <= set(mining_runs)
         for key, value in part.get("benchmark_seconds", {}).items():
-            seconds[key] = seconds.get(key, 0.0) + value if key == "mining" else value
+            seconds[key] = seconds.get(key, 0.0) + value if key == "mining" and adds else value
         if part.get("mining"):
             if results.get("mining") and results["mining"]["tick_events"] != part["mining"]["tick_events"]:
                 raise SystemExit("cannot combine mining runs with different --tick-events")
