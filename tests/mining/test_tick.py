@@ -197,6 +197,24 @@ def _count_rows(conn) -> list[tuple]:
         return cur.fetchall()
 
 
+def test_the_counts_the_triggers_record_are_a_recount_of_the_rows(database, conn, instance):
+    """Statement triggers write one delta per (day, fingerprint) of a statement, tags gathered
+    from its groups; added up by the tick, every column is what a repair recount gives."""
+    events = [{"error": f"KeyError: '{('partner', 'order')[i % 2]}'", "component": [None, "", "sale"][i % 3],
+               "tags": [["b", "a"], ["c"], [], ["a", "d"]][i // 2 % 4], "id": f"t{i}",
+               "ts": (NOW - timedelta(hours=i)).isoformat()} for i in range(40)]
+    _load(database, events)
+    _tick(instance)
+    conn.commit()
+    counted = _count_rows(conn)
+    with db.connection(database) as own:
+        for day in {row[0] for row in counted}:
+            rollup.count_day(own, day)
+    conn.commit()
+    assert counted == _count_rows(conn)
+    assert sum(row[5] for row in counted) == 40 and any(len(row[8]) > 2 for row in counted)
+
+
 def test_a_rewritten_day_counts_what_a_recount_counts(database, conn, instance, monkeypatch):
     """The rewrite counts the day from its first pass over the rows; every column of every
     count must be what a repair recount of the rewritten rows gives."""

@@ -35,13 +35,18 @@ BEGIN
                min(ts) AS first_seen, max(ts) AS last_seen
           FROM new_rows WHERE fingerprint IS NOT NULL
          GROUP BY 1, 2, 3
+    ),
+    -- tags from the few (day, fingerprint, tags) groups, joined: a lookup per fingerprint over
+    -- every group grew with the square of the statement's fingerprints
+    tagged AS (
+        SELECT day, fingerprint, array_agg(DISTINCT t ORDER BY t) AS tags
+          FROM g, unnest(g.tags) AS t GROUP BY day, fingerprint
     )
-    SELECT day, fingerprint, min(component), min(kind), min(norm_error), sum(n), min(first_seen), max(last_seen),
-           coalesce((SELECT array_agg(DISTINCT t ORDER BY t)
-                       FROM g AS g2, unnest(g2.tags) AS t
-                      WHERE g2.day = g.day AND g2.fingerprint = g.fingerprint), '{}')
-      FROM g
-     GROUP BY day, fingerprint;
+    SELECT s.*, coalesce(tagged.tags, '{}')
+      FROM (SELECT day, fingerprint, min(component), min(kind), min(norm_error), sum(n), min(first_seen),
+                   max(last_seen)
+              FROM g GROUP BY day, fingerprint) s
+      LEFT JOIN tagged USING (day, fingerprint);
   END IF;
   RETURN NULL;
 END
@@ -67,10 +72,12 @@ WITH g AS (
            min(ts) AS first_seen, max(ts) AS last_seen
       FROM agent_errors WHERE fingerprint IS NOT NULL
      GROUP BY 1, 2, 3
+),
+tagged AS (
+    SELECT day, fingerprint, array_agg(DISTINCT t ORDER BY t) AS tags
+      FROM g, unnest(g.tags) AS t GROUP BY day, fingerprint
 )
-SELECT day, fingerprint, min(component), min(kind), min(norm_error), sum(n), min(first_seen), max(last_seen),
-       coalesce((SELECT array_agg(DISTINCT t ORDER BY t)
-                   FROM g AS g2, unnest(g2.tags) AS t
-                  WHERE g2.day = g.day AND g2.fingerprint = g.fingerprint), '{}')
-  FROM g
- GROUP BY day, fingerprint;
+SELECT s.*, coalesce(tagged.tags, '{}')
+  FROM (SELECT day, fingerprint, min(component), min(kind), min(norm_error), sum(n), min(first_seen), max(last_seen)
+          FROM g GROUP BY day, fingerprint) s
+  LEFT JOIN tagged USING (day, fingerprint);
