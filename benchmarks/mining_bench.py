@@ -322,10 +322,6 @@ def refresh_view(conn, name: str, definition: str) -> float:
         return time.perf_counter() - start
 
 
-def refresh_seed_view(conn) -> float:
-    return refresh_view(conn, "bench_seed_signatures", SEED_VIEW)
-
-
 def compare_with_seed_view(conn) -> dict:
     """The incremental signatures against the full recompute, fingerprint by fingerprint (30-day hits, tags)."""
     with conn.cursor() as cur:
@@ -403,7 +399,7 @@ def run(server: common.BenchServer, history: int = 10_000_000, tick_events: int 
             tick, _, rss = common.in_child(tick_child, target.url, str(project), str(scratch / f"dagster_{scale}"),
                                            now.isoformat())
             common.log(f"mining: tick {tick['seconds']:.1f} s; refreshing the full recompute's materialized view")
-            refresh = refresh_seed_view(conn)
+            refresh = refresh_view(conn, "bench_seed_signatures", SEED_VIEW)
             refresh_counts = refresh_view(conn, "bench_seed_counts", COUNTS_VIEW)
             check = compare_with_seed_view(conn)
             proposals = len(list((project / "skills" / "proposed").glob("*.yaml")))

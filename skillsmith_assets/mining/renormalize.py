@@ -165,23 +165,20 @@ def _create_renormalized(cur, part: str, new: str, lo: datetime, hi: datetime) -
     partition's NOT NULLs and defaults, and the day's constraint (which lets ATTACH skip
     scanning it). CREATE TABLE AS writes in bulk, markedly faster than INSERT ... SELECT
     into a table made beforehand; its constraints then cost one scan."""
+    from psycopg2.extensions import quote_ident
+
     cur.execute("""SELECT a.attname, a.attnotnull, pg_get_expr(d.adbin, d.adrelid)
                      FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
                     WHERE a.attrelid = %s::regclass AND a.attnum > 0 AND NOT a.attisdropped
                     ORDER BY a.attnum""", (f'"{part}"',))
-    columns = cur.fetchall()
-    select = ", ".join(f'{RENORMALIZED.get(name, f"e.{quote_ident(name)}")} AS {quote_ident(name)}'
-                       for name, _, _ in columns)
+    columns = [(quote_ident(name, cur), name, not_null, default) for name, not_null, default in cur.fetchall()]
+    select = ", ".join(f"{RENORMALIZED.get(name, f'e.{quoted}')} AS {quoted}" for quoted, name, _, _ in columns)
     cur.execute(f'CREATE TABLE "{new}" AS SELECT {select} FROM "{part}" e JOIN skillsmith_day_map m '
                 f'ON {_SAME_PAIR.format(row="e")}', {"version": RULES_VERSION})
     changes = [cur.mogrify(f'ADD CONSTRAINT "{new}_day" CHECK (ts >= %s AND ts < %s)', (lo, hi)).decode()]
-    changes += [f"ALTER {quote_ident(name)} SET NOT NULL" for name, not_null, _ in columns if not_null]
-    changes += [f"ALTER {quote_ident(name)} SET DEFAULT {default}" for name, _, default in columns if default]
+    changes += [f"ALTER {quoted} SET NOT NULL" for quoted, _, not_null, _ in columns if not_null]
+    changes += [f"ALTER {quoted} SET DEFAULT {default}" for quoted, _, _, default in columns if default]
     cur.execute(f'ALTER TABLE "{new}" ' + ", ".join(changes))  # no parameters: a '%' stays as it is
-
-
-def quote_ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 # A row (or group) and its pair in the day's map: a hash join on the pair, where NULL and ''

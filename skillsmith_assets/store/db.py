@@ -223,6 +223,10 @@ def _applied_digests(cur) -> dict[str, str]:
     return dict(cur.fetchall())
 
 
+def _schema_digests() -> list[tuple[Path, str]]:
+    return [(path, _file_digest(path)) for path in schema_files()]
+
+
 def _all_applied(cur, files: list[tuple[Path, str]]) -> bool:
     applied = _applied_digests(cur)
     return all(applied.get(path.name) == digest for path, digest in files)
@@ -232,7 +236,7 @@ def schema_is_current(conn) -> bool:
     """Whether every file of ``sql/`` is applied as it is now: one SELECT on a connection the
     caller has open anyway (apply_schema opens one of its own)."""
     with conn.cursor() as cur:
-        return _all_applied(cur, [(path, _file_digest(path)) for path in schema_files()])
+        return _all_applied(cur, _schema_digests())
 
 
 def apply_schema(target: DatabaseTarget | None = None) -> list[str]:
@@ -243,7 +247,7 @@ def apply_schema(target: DatabaseTarget | None = None) -> list[str]:
     EXISTS`` would otherwise wait for, and block, every open transaction on the table).
     Returns the names of the files applied.
     """
-    files = [(path, _file_digest(path)) for path in schema_files()]
+    files = _schema_digests()
     with connection(target) as conn, conn.cursor() as cur:
         if _all_applied(cur, files):
             return []
