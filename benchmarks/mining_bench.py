@@ -11,7 +11,9 @@ Then the last six hours arrive: ``--tick-events`` events, stored as ingest store
 them (normalized; the table's triggers record their count deltas). The tick is exactly what the schedule ``mining_every_6_hours`` launches — its
 RunRequest (yesterday's and today's partitions) materializing ``MINING_ASSETS``:
 raw_errors → normalized_errors → error_signatures → error_candidates →
-skill_proposals. It runs in its own process (its peak memory is the tick's).
+skill_proposals. It runs in its own process (its peak memory is the tick's), on a Dagster
+instance whose storage is production's (deploy/dagster.yaml: Postgres, in a database of its own
+on the same server).
 
 The alternative is the full recompute: a materialized view over ``agent_errors`` with the
 columns error_signatures keeps (7- and 30-day hits, first/last seen and the union of tags per
@@ -41,6 +43,7 @@ from pathlib import Path
 from . import common
 
 DB = "skillsmith_bench_mining"
+DAGSTER_DB = "skillsmith_bench_dagster"  # the Dagster instance's own storage, as in production
 SLOTS = 100_000  # resolution of the pick-a-variant table
 EXTRA_TAIL_SHARE = 0.05  # share of events spread over the extra one-off variants
 
@@ -269,10 +272,22 @@ def vacuum(conn, *tables: str) -> None:
     conn.autocommit = old
 
 
-def _materialize(url: str, project_dir: str | None, dagster_home: str, assets: list[str], tags=None,
+def production_instance(dagster_home: str, storage_url: str):
+    """A Dagster instance whose storage is deploy/dagster.yaml's, in the database at ``storage_url``."""
+    import dagster as dg
+    import yaml
+
+    storage = yaml.safe_load((common.ROOT / "deploy" / "dagster.yaml").read_text())["storage"]
+    os.environ["DAGSTER_POSTGRES_URL"] = storage_url.replace("postgresql://", "postgresql+psycopg2://", 1)
+    Path(dagster_home).mkdir(parents=True, exist_ok=True)
+    return dg.instance_for_test(overrides={"storage": storage}, temp_dir=dagster_home)
+
+
+def _materialize(url: str, project_dir: str | None, dagster: tuple[str, str], assets: list[str], tags=None,
                  when_iso: str | None = None) -> dict:
     """Materialize the named mining assets in-process, in a child; seconds, per-step seconds and numeric
-    metadata from the run. ``when_iso``: the tags are the schedule's RunRequest at that time."""
+    metadata from the run. ``dagster``: the instance's home and storage database (production_instance).
+    ``when_iso``: the tags are the schedule's RunRequest at that time."""
     os.environ["SKILLSMITH_DATABASE_URL"] = url
     if project_dir:
         os.environ["SKILLSMITH_PROJECT_DIR"] = project_dir
@@ -284,8 +299,7 @@ def _materialize(url: str, project_dir: str | None, dagster_home: str, assets: l
     from skillsmith_assets.defs.resources import ErrorStore
 
     logging.getLogger("dagster").setLevel(logging.WARNING)
-    Path(dagster_home).mkdir(parents=True, exist_ok=True)
-    with dg.instance_for_test(temp_dir=dagster_home) as instance:
+    with production_instance(*dagster) as instance:
         if when_iso:
             context = dg.build_schedule_context(instance=instance, scheduled_execution_time=datetime.fromisoformat(when_iso))
             tags = mining.mining_every_6_hours(context).tags
@@ -305,9 +319,9 @@ def _materialize(url: str, project_dir: str | None, dagster_home: str, assets: l
     return {"seconds": seconds, "steps": steps, "metadata": metadata, "tags": dict(tags)}
 
 
-def tick_child(url: str, project_dir: str, dagster_home: str, when_iso: str) -> dict:
+def tick_child(url: str, project_dir: str, dagster: tuple[str, str], when_iso: str) -> dict:
     """One 6-hourly tick: the schedule's RunRequest, materialized in-process; per-asset seconds from the run."""
-    return _materialize(url, project_dir, dagster_home, STEP_ORDER, when_iso=when_iso)
+    return _materialize(url, project_dir, dagster, STEP_ORDER, when_iso=when_iso)
 
 
 def refresh_view(conn, name: str, definition: str) -> float:
@@ -371,6 +385,7 @@ def run(server: common.BenchServer, history: int = 10_000_000, tick_events: int 
     history_start = datetime(first_day.year, first_day.month, first_day.day, tzinfo=timezone.utc) + timedelta(minutes=1)
     days = [first_day + timedelta(days=i) for i in range(30)]
     target = server.fresh_database(DB)
+    dagster_storage = server.fresh_database(DAGSTER_DB, schema=False)
     conn = common.connect(target.url)
     scratch = Path(tempfile.mkdtemp(prefix="skillsmith-bench-mining-", dir=workdir))
     runs = []
@@ -396,7 +411,8 @@ def run(server: common.BenchServer, history: int = 10_000_000, tick_events: int 
             project = scratch / f"project_{scale}"
             (project / "skills" / "proposed").mkdir(parents=True, exist_ok=True)
             common.log(f"mining: 6-hourly tick over {size:,} events of history")
-            tick, _, rss = common.in_child(tick_child, target.url, str(project), str(scratch / f"dagster_{scale}"),
+            tick, _, rss = common.in_child(tick_child, target.url, str(project),
+                                           (str(scratch / f"dagster_{scale}"), dagster_storage.url),
                                            now.isoformat())
             common.log(f"mining: tick {tick['seconds']:.1f} s; refreshing the full recompute's materialized view")
             refresh = refresh_view(conn, "bench_seed_signatures", SEED_VIEW)
@@ -413,11 +429,13 @@ def run(server: common.BenchServer, history: int = 10_000_000, tick_events: int 
                          "fully_indexed": partitions_fully_indexed(conn)})
             common.log(f"mining: refresh {refresh:.1f} s; check {json.dumps(check)}")
         common.log(f"mining: rules-version backfill over {BACKFILL_DAYS} days of the largest history")
-        backfill = rules_backfill(conn, target.url, scratch, days[-BACKFILL_DAYS - 1:-1])
+        backfill = rules_backfill(conn, target.url, (str(scratch / "dagster_backfill"), dagster_storage.url),
+                                  days[-BACKFILL_DAYS - 1:-1])
         common.log(f"mining: backfill {backfill['rows']:,} rows in {backfill['seconds']:.1f} s")
     finally:
         conn.close()
         server.drop(DB)
+        server.drop(DAGSTER_DB)
         shutil.rmtree(scratch, ignore_errors=True)
     base = runs[0]["tick"]["seconds"]
     for run_ in runs:
@@ -429,7 +447,7 @@ def run(server: common.BenchServer, history: int = 10_000_000, tick_events: int 
 BACKFILL_DAYS = 3
 
 
-def rules_backfill(conn, url: str, scratch: Path, days: list[date]) -> dict:
+def rules_backfill(conn, url: str, dagster: tuple[str, str], days: list[date]) -> dict:
     """A new rules version's backfill: the days' rows marked as made by the previous version
     (their text and counts unchanged), then the backfill run the UI launches over the range
     (one run, the single-run policy) re-normalizes them a day at a time."""
@@ -446,17 +464,16 @@ def rules_backfill(conn, url: str, scratch: Path, days: list[date]) -> dict:
         cur.execute("ALTER TABLE agent_errors ENABLE TRIGGER USER")
     conn.commit()
     vacuum(conn, "agent_errors")
-    result, _, rss = common.in_child(backfill_child, url, str(scratch / "dagster_backfill"), str(days[0]),
-                                     str(days[-1]))
+    result, _, rss = common.in_child(backfill_child, url, dagster, str(days[0]), str(days[-1]))
     return {"days": len(days), "rows": rows, "normalized": result["normalized"], "seconds": result["seconds"],
             "rows_per_second": rows / result["seconds"], "peak_rss_mb": rss}
 
 
-def backfill_child(url: str, dagster_home: str, first: str, last: str) -> dict:
+def backfill_child(url: str, dagster: tuple[str, str], first: str, last: str) -> dict:
     """The backfill run the UI launches over a partition range: normalized_errors alone."""
     from skillsmith_assets.defs import mining
 
-    run = _materialize(url, None, dagster_home, ["normalized_errors"], tags=mining.window_tags(first, last))
+    run = _materialize(url, None, dagster, ["normalized_errors"], tags=mining.window_tags(first, last))
     return {"seconds": run["seconds"], "normalized": run["metadata"]["normalized_errors"]["normalized"]}
 
 

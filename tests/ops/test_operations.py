@@ -456,9 +456,13 @@ def test_production_dagster_yaml_stores_runs_in_postgres(pg_admin_url, database,
         with dg.DagsterInstance.get() as instance:
             assert type(instance.run_storage).__name__ == "PostgresRunStorage"
             assert instance.run_retries_enabled and instance.run_retries_max_retries == 2
+            before = sessions_of(admin, name)
             result = dg.materialize([operations.skillsmith_metrics], instance=instance,
                                     resources={"error_store": ErrorStore()})
             assert result.success
+            # The run's dozen events went over the storages' kept connections (a few more where
+            # threads overlapped), not a connection each (36 with `storage: postgres`).
+            assert sessions_of(admin, name) - before <= 6
             failed = run_job(instance, "exploding_job")
             # With the production retry policy the failed run is marked for retry: no alert yet.
             assert instance.get_run_by_id(failed.run_id).tags.get("dagster/will_retry") == "true"
@@ -482,6 +486,14 @@ def test_production_dagster_yaml_stores_runs_in_postgres(pg_admin_url, database,
         with admin.cursor() as cur:
             cur.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         admin.close()
+
+
+def sessions_of(admin, database: str) -> int:
+    """Connections ever opened to ``database`` (the server's own count)."""
+    with admin.cursor() as cur:
+        cur.execute("SELECT pg_stat_clear_snapshot()")
+        cur.execute("SELECT sessions FROM pg_stat_database WHERE datname = %s", (database,))
+        return cur.fetchone()[0]
 
 
 KUBECONFIG = """apiVersion: v1
