@@ -363,7 +363,10 @@ def render(results: dict, command: str, plot_name: str | None = "benchmarks.png"
             "",
             mining_bench.table(mi),
             "",
-            "Where the tick's time goes (seconds per asset step, from the run's events):",
+            "Where the tick's time goes (seconds per asset step, from the run's events). The tick runs on "
+            "the Dagster storage `deploy/dagster.yaml` configures (Postgres, connections kept open; in a "
+            "database of its own on the same server); at the smallest history it runs again, after the same "
+            "setup, on dagster-postgres's own `storage: postgres`, which connects for every event it stores:",
             "",
             mining_bench.steps_table(mi),
             "",

@@ -272,21 +272,28 @@ def vacuum(conn, *tables: str) -> None:
     conn.autocommit = old
 
 
-def production_instance(dagster_home: str, storage_url: str):
-    """A Dagster instance whose storage is deploy/dagster.yaml's, in the database at ``storage_url``."""
+# dagster-postgres's own storage, which connects for every read and write: the alternative to
+# deploy/dagster.yaml's pooled storage, timed beside it on the smallest history.
+STOCK_STORAGE = {"postgres": {"postgres_url": {"env": "DAGSTER_POSTGRES_URL"}}}
+
+
+def production_instance(dagster_home: str, storage_url: str, stock: bool = False):
+    """A Dagster instance whose storage is deploy/dagster.yaml's (or, ``stock``, dagster-postgres's
+    own), in the database at ``storage_url``."""
     import dagster as dg
     import yaml
 
-    storage = yaml.safe_load((common.ROOT / "deploy" / "dagster.yaml").read_text())["storage"]
+    storage = (STOCK_STORAGE if stock else
+               yaml.safe_load((common.ROOT / "deploy" / "dagster.yaml").read_text())["storage"])
     os.environ["DAGSTER_POSTGRES_URL"] = storage_url.replace("postgresql://", "postgresql+psycopg2://", 1)
     Path(dagster_home).mkdir(parents=True, exist_ok=True)
     return dg.instance_for_test(overrides={"storage": storage}, temp_dir=dagster_home)
 
 
-def _materialize(url: str, project_dir: str | None, dagster: tuple[str, str], assets: list[str], tags=None,
+def _materialize(url: str, project_dir: str | None, dagster: tuple, assets: list[str], tags=None,
                  when_iso: str | None = None) -> dict:
     """Materialize the named mining assets in-process, in a child; seconds, per-step seconds and numeric
-    metadata from the run. ``dagster``: the instance's home and storage database (production_instance).
+    metadata from the run. ``dagster``: production_instance's arguments.
     ``when_iso``: the tags are the schedule's RunRequest at that time."""
     os.environ["SKILLSMITH_DATABASE_URL"] = url
     if project_dir:
@@ -319,7 +326,7 @@ def _materialize(url: str, project_dir: str | None, dagster: tuple[str, str], as
     return {"seconds": seconds, "steps": steps, "metadata": metadata, "tags": dict(tags)}
 
 
-def tick_child(url: str, project_dir: str, dagster: tuple[str, str], when_iso: str) -> dict:
+def tick_child(url: str, project_dir: str, dagster: tuple, when_iso: str) -> dict:
     """One 6-hourly tick: the schedule's RunRequest, materialized in-process; per-asset seconds from the run."""
     return _materialize(url, project_dir, dagster, STEP_ORDER, when_iso=when_iso)
 
@@ -428,6 +435,16 @@ def run(server: common.BenchServer, history: int = 10_000_000, tick_events: int 
                          "check": check, "proposals": proposals, "setup": watch.laps, **table_sizes(conn),
                          "fully_indexed": partitions_fully_indexed(conn)})
             common.log(f"mining: refresh {refresh:.1f} s; check {json.dumps(check)}")
+            if scale == min(scales):
+                common.log("mining: the same tick again, on dagster-postgres's own storage")
+                remove_new_events(conn, tick_start)
+                count_days(conn, days)
+                add_new_events(conn, new_rows)
+                vacuum(conn, "agent_errors", "error_daily_counts")
+                stock, _, _ = common.in_child(tick_child, target.url, str(project),
+                                              (str(scratch / "dagster_stock"), dagster_storage.url, True),
+                                              now.isoformat())
+                runs[-1]["stock_storage_tick"] = stock
         common.log(f"mining: rules-version backfill over {BACKFILL_DAYS} days of the largest history")
         backfill = rules_backfill(conn, target.url, (str(scratch / "dagster_backfill"), dagster_storage.url),
                                   days[-BACKFILL_DAYS - 1:-1])
@@ -499,13 +516,18 @@ def table(result: dict) -> str:
 
 
 def steps_table(result: dict) -> str:
+    """Seconds per asset step and around them; the smallest history's tick also on dagster-postgres's own
+    storage (which connects for every event) beside deploy/dagster.yaml's pooled one."""
     rows = []
     for run in result["runs"]:
-        steps = run["tick"]["steps"]
-        overhead = run["tick"]["seconds"] - sum(steps.values())
-        rows.append([f"{run['scale']}×"] + [common.fmt_num(steps.get(s), 2) for s in STEP_ORDER]
-                    + [common.fmt_num(overhead, 2)])
-    return common.markdown_table(["history"] + [f"`{s}` s" for s in STEP_ORDER] + ["run overhead s"], rows)
+        ticks = [(f"{run['scale']}×", run["tick"])]
+        if run.get("stock_storage_tick"):
+            ticks.append((f"{run['scale']}×, `storage: postgres`", run["stock_storage_tick"]))
+        for label, tick in ticks:
+            steps = tick["steps"]
+            rows.append([label] + [common.fmt_num(steps.get(s), 2) for s in STEP_ORDER]
+                        + [common.fmt_num(tick["seconds"] - sum(steps.values()), 2), common.fmt_num(tick["seconds"], 2)])
+    return common.markdown_table(["history"] + [f"`{s}` s" for s in STEP_ORDER] + ["run overhead s", "tick s"], rows)
 
 
 def main(argv: list[str] | None = None) -> int:

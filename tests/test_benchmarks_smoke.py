@@ -102,6 +102,11 @@ def test_tick_signatures_equal_the_full_recompute(results):
         assert run["tick"]["tags"]  # the schedule's partition range
         assert run["proposals"] > 0 and run["check"]["candidates"] > 0
         assert run["speedup"] > 0 and run["tick_peak_rss_mb"] > 0
+    # the smallest history's tick again on dagster-postgres's own storage: the same work, counted again
+    stock = mining["runs"][0]["stock_storage_tick"]
+    assert set(stock["steps"]) == set(mining_bench.STEP_ORDER)
+    assert stock["metadata"]["normalized_errors"]["fingerprints"] > 0
+    assert "stock_storage_tick" not in mining["runs"][-1]
     backfill = mining["backfill"]  # the stale rows of the backfill's days, each re-normalized once
     assert backfill["rows"] > 0 and backfill["normalized"] == backfill["rows"]
 
