@@ -63,10 +63,13 @@ def normalize_window(connection, start: datetime, end: datetime) -> tuple[int, i
     committed together, so the 6-hourly tick runs between days instead of waiting for all.
     """
     normalized = touched = 0
-    for day in days_between(start, end):
-        with connection() as conn:
-            normalized += renormalize.normalize_day(conn, day)
-            touched += rollup.apply_count_deltas(conn)
+    with renormalize.ReplacedDrops(connection) as drops:
+        for day in days_between(start, end):
+            with connection() as conn:
+                normalized += renormalize.normalize_day(conn, day)
+                touched += rollup.apply_count_deltas(conn)
+                replaced = renormalize.replaced_tables(conn)
+            drops.submit(replaced)  # committed: dropped while the next day is re-normalized
     return normalized, touched
 
 

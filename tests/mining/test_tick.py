@@ -166,6 +166,9 @@ def test_a_rules_version_backfill_renormalizes_history_and_moves_the_counts(data
         rollup.apply_count_deltas(own)
     old_counts = _counts(conn)
     assert old_counts == _recount(conn) and sum(old_counts.values()) == 60
+    with conn.cursor() as cur:  # a replaced day that a stopped run left undropped, and a table of someone else's
+        cur.execute("CREATE TABLE agent_errors_20200101_replaced (LIKE agent_errors)")
+        cur.execute("CREATE TABLE agent_errors_20200101_kept (LIKE agent_errors)")
     conn.commit()  # an open reader of agent_errors would make the run wait to make the days' partitions
     # The backfill: one run over the partition range, as the UI launches it.
     result = dg.materialize([mining.raw_errors, mining.normalized_errors], instance=instance,
@@ -188,6 +191,10 @@ def test_a_rules_version_backfill_renormalizes_history_and_moves_the_counts(data
     shapes = {_index_shapes(conn, f"agent_errors_{day:%Y%m%d}").__repr__() for day in days}
     assert len(shapes) == 1 and "(event_key, ts)" in shapes.pop()
     assert _load(database, events).duplicates == 60
+    with conn.cursor() as cur:  # replaced partitions are dropped once their day is committed, and nothing else
+        cur.execute("SELECT relname FROM pg_class WHERE relname ~ '^agent_errors_[0-9]{8}_' AND relkind = 'r' "
+                    "AND NOT relispartition")
+        assert cur.fetchall() == [("agent_errors_20200101_kept",)]
 
 
 def _count_rows(conn) -> list[tuple]:
