@@ -20,6 +20,8 @@ NORMALIZE_CHUNK = 50_000
 REWRITE_MIN_ROWS = 50_000
 # How long the swap may wait for other transactions on agent_errors before the day is updated in place.
 SWAP_LOCK_TIMEOUT = "20s"
+# Rows to (re-)normalize: without a fingerprint, or made by an older rules version.
+_STALE = "(fingerprint IS NULL OR normalizer_version IS DISTINCT FROM %(version)s)"
 
 
 def normalize_rows(conn, start: datetime, end: datetime) -> int:
@@ -36,9 +38,8 @@ def normalize_rows(conn, start: datetime, end: datetime) -> int:
     with conn.cursor(name="skillsmith_rows_to_normalize") as source, conn.cursor() as cur:
         source.itersize = NORMALIZE_CHUNK
         source.execute(
-            """SELECT id, error, component FROM agent_errors
-                WHERE ts >= %(start)s AND ts < %(end)s
-                  AND (fingerprint IS NULL OR normalizer_version IS DISTINCT FROM %(version)s)""",
+            f"""SELECT id, error, component FROM agent_errors
+                 WHERE ts >= %(start)s AND ts < %(end)s AND {_STALE}""",
             {"start": start, "end": end, "version": RULES_VERSION},
         )
         cur.execute("CREATE TEMP TABLE IF NOT EXISTS skillsmith_normalized "
@@ -62,12 +63,13 @@ def normalize_rows(conn, start: datetime, end: datetime) -> int:
     return total
 
 
-def stale_rows(conn, start: datetime, end: datetime) -> int:
-    """Rows of [start, end) to (re-)normalize, counted through the index that holds only them."""
+def stale_rows(conn, start: datetime, end: datetime, limit: int) -> int:
+    """Rows of [start, end) to (re-)normalize, up to ``limit``: the count stops there, so a
+    day that is rewritten anyway is not read whole just to count them."""
     with conn.cursor() as cur:
-        cur.execute("""SELECT count(*) FROM agent_errors WHERE ts >= %(start)s AND ts < %(end)s
-                         AND (fingerprint IS NULL OR normalizer_version IS DISTINCT FROM %(version)s)""",
-                    {"start": start, "end": end, "version": RULES_VERSION})
+        cur.execute(f"""SELECT count(*) FROM (SELECT 1 FROM agent_errors WHERE ts >= %(start)s AND ts < %(end)s
+                                                AND {_STALE} LIMIT %(limit)s) s""",
+                    {"start": start, "end": end, "version": RULES_VERSION, "limit": limit})
         return cur.fetchone()[0]
 
 
@@ -88,7 +90,7 @@ def normalize_day(conn, day: date) -> int:
     A rewrite leaves the replaced partition detached, for ``drop_replaced`` once committed.
     """
     start, end = day_bounds(day)
-    stale = stale_rows(conn, start, end)
+    stale = stale_rows(conn, start, end, limit=REWRITE_MIN_ROWS)
     if stale == 0:
         return 0
     part = day_partition(conn, day) if stale >= REWRITE_MIN_ROWS else None
@@ -98,17 +100,16 @@ def normalize_day(conn, day: date) -> int:
         with conn.cursor() as cur:
             cur.execute("SAVEPOINT skillsmith_rewrite")
         try:
-            rewrite_partition(conn, part, day)
-            return stale
+            return rewrite_partition(conn, part, day)
         except errors.LockNotAvailable:
             with conn.cursor() as cur:
                 cur.execute("ROLLBACK TO SAVEPOINT skillsmith_rewrite")
     return normalize_rows(conn, start, end)
 
 
-def rewrite_partition(conn, part: str, day: date) -> None:
+def rewrite_partition(conn, part: str, day: date) -> int:
     """Write the day's partition anew with every row normalized by the current rules, swap it
-    in and recount the day, in the caller's transaction.
+    in and recount the day, in the caller's transaction; the rows that were stale.
 
     The day's rows are read once, grouped by (error, component, tags): the distinct pairs
     go to the batch normalizer, and the groups' sizes and times give the day's counts under
@@ -127,8 +128,9 @@ def rewrite_partition(conn, part: str, day: date) -> None:
         cur.execute(f"SET LOCAL work_mem = '{GROUPING_WORK_MEM}'")
         cur.execute(f'LOCK TABLE "{part}" IN SHARE MODE')
         cur.execute(f"""CREATE TEMP TABLE skillsmith_day_groups ON COMMIT DROP AS
-                        SELECT error, component, tags, count(*) AS n, min(ts) AS first_seen, max(ts) AS last_seen
-                          FROM "{part}" GROUP BY 1, 2, 3""")
+                        SELECT error, component, tags, count(*) AS n, min(ts) AS first_seen, max(ts) AS last_seen,
+                               count(*) FILTER (WHERE {_STALE}) AS stale
+                          FROM "{part}" GROUP BY 1, 2, 3""", {"version": RULES_VERSION})
         cur.execute("SELECT DISTINCT error, component FROM skillsmith_day_groups")
         pairs = cur.fetchall()
         results = normalize_batch([p[0] for p in pairs], [p[1] for p in pairs])
@@ -154,7 +156,10 @@ def rewrite_partition(conn, part: str, day: date) -> None:
           FROM skillsmith_day_groups g JOIN skillsmith_day_map m ON {_SAME_PAIR.format(row="g")}
          GROUP BY m.fp, g.tags""", {})
     with conn.cursor() as cur:
+        cur.execute("SELECT sum(stale) FROM skillsmith_day_groups")
+        stale = int(cur.fetchone()[0] or 0)
         cur.execute("DROP TABLE skillsmith_day_groups, skillsmith_day_map")
+    return stale
 
 
 # A rewritten day's old partition, detached: dropping it costs about as long as its files take to
