@@ -422,7 +422,7 @@ def test_string_specials_at_every_offset():
 
 @pytest.mark.parametrize("errors", ["strict", "surrogateescape"])
 def test_endings_made_in_bulk_are_added_fields_encoded(errors):
-    from skillsmith_assets.cli.group_cmd import added_fields, added_fields_encoded
+    from skillsmith_assets.mining.signatures import added_fields, added_fields_encoded
 
     norms = ["plain", 'quote " back \\ slash', "ctrl \x00\x1f\n\t", "café \u2028 😀", ""]
     prints = [f"fp{i}" for i in range(len(norms))]
