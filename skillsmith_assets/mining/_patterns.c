@@ -43,7 +43,12 @@ typedef struct {
     int *rank; /* per token id: its place in code point order, so sorts compare ints, not texts */
 } Ctx;
 
-static Ctx *sort_ctx; /* qsort has no context argument; the GIL serialises calls */
+/* qsort has no context argument; the sorts run without the GIL, so one per thread */
+#if defined(_MSC_VER)
+static __declspec(thread) Ctx *sort_ctx;
+#else
+static _Thread_local Ctx *sort_ctx;
+#endif
 
 static int by_weight_then_text(const void *pa, const void *pb) {
     int a = *(const int *)pa, b = *(const int *)pb;
@@ -160,7 +165,7 @@ static int by_probe(const void *pa, const void *pb) {
 
 /* grouping._clusters over one bucket: each message, heaviest first then in text order, joins
  * the cluster (lowest number among equals) whose template shares the most positions with it,
- * if at least `need`. Fills `members` (one IntVec per cluster, made in order). */
+ * if at least `need`. Fills `members` (one IntVec per cluster, made in order); -1 out of memory. */
 static int clusters(Ctx *c, int *ids, int n, IntVec **out_members, int *out_count) {
     int width = c->width[ids[0]];
     int *order = malloc((size_t)n * sizeof(int));
@@ -231,7 +236,6 @@ done:
         for (int k = 0; k < count; k++) free(members[k].items);
         free(members);
         members = NULL;
-        PyErr_NoMemory();
     }
     *out_members = members, *out_count = count;
     free(order), free(probes), free(templates.items), free(seen);
@@ -279,30 +283,63 @@ static PyObject *token_str(Ctx *c, PyObject **cache, int tok) {
     return cache[tok];
 }
 
-static PyObject *emit(Ctx *c, PyObject **cache, const IntVec *members, const char *varying, int width) {
-    PyObject *ids = PyList_New(members->len), *tokens = PyList_New(width);
+/* A part made without the GIL, made a Python object after: its members and its template's
+ * token ids (WILD where the members vary). */
+typedef struct {
+    IntVec members;
+    int *tokens;
+    int width;
+} Part;
+
+typedef struct {
+    Part *items;
+    Py_ssize_t len, cap;
+} Parts;
+
+static int parts_add(Parts *parts, const Ctx *c, IntVec members, const char *varying, int width) {
+    if (parts->len == parts->cap) {
+        Py_ssize_t cap = parts->cap ? parts->cap * 2 : 64;
+        Part *items = realloc(parts->items, (size_t)cap * sizeof(Part));
+        if (!items) return -1;
+        parts->items = items, parts->cap = cap;
+    }
+    int *tokens = malloc(((size_t)width + 1) * sizeof(int));
+    if (!tokens) return -1;
+    const int *t = c->flat + c->start[members.items[0]];
+    for (int p = 0; p < width; p++) tokens[p] = varying[p] ? WILD : t[p];
+    parts->items[parts->len++] = (Part){members, tokens, width};
+    return 0;
+}
+
+static void parts_free(Parts *parts) {
+    for (Py_ssize_t i = 0; i < parts->len; i++) free(parts->items[i].members.items), free(parts->items[i].tokens);
+    free(parts->items);
+}
+
+static PyObject *emit(Ctx *c, PyObject **cache, const Part *part) {
+    PyObject *ids = PyList_New(part->members.len), *tokens = PyList_New(part->width);
     if (!ids || !tokens) goto fail;
-    for (int k = 0; k < members->len; k++) {
-        PyObject *i = PyLong_FromLong(members->items[k]);
+    for (int k = 0; k < part->members.len; k++) {
+        PyObject *i = PyLong_FromLong(part->members.items[k]);
         if (!i) goto fail;
         PyList_SET_ITEM(ids, k, i);
     }
-    const int *t = c->flat + c->start[members->items[0]];
-    for (int p = 0; p < width; p++) {
-        PyObject *s = token_str(c, cache, varying[p] ? WILD : t[p]);
+    for (int p = 0; p < part->width; p++) {
+        PyObject *s = token_str(c, cache, part->tokens[p]);
         if (!s) goto fail;
         PyList_SET_ITEM(tokens, p, s);
     }
-    PyObject *part = PyTuple_Pack(2, ids, tokens);
+    PyObject *made = PyTuple_Pack(2, ids, tokens);
     Py_DECREF(ids), Py_DECREF(tokens);
-    return part;
+    return made;
 fail:
     Py_XDECREF(ids), Py_XDECREF(tokens);
     return NULL;
 }
 
-/* grouping._positional_parts over one bucket; appends its parts to `out`. */
-static int bucket_parts(Ctx *c, PyObject **cache, int *ids, int n, PyObject *out) {
+/* grouping._positional_parts over one bucket; adds its parts to `out`. -1 out of memory (no
+ * Python error set: this runs without the GIL). */
+static int bucket_parts(Ctx *c, int *ids, int n, Parts *out) {
     IntVec *members = NULL, values = {0};
     int count = 0, rc = -1, width = c->width[ids[0]];
     if (clusters(c, ids, n, &members, &count) < 0) return -1;
@@ -310,10 +347,7 @@ static int bucket_parts(Ctx *c, PyObject **cache, int *ids, int n, PyObject *out
     int depth = 0, cap = count > 16 ? count : 16;
     char *varying = malloc((size_t)width + 1);
     stack = malloc((size_t)cap * sizeof(IntVec));
-    if (!stack || !varying) {
-        PyErr_NoMemory();
-        goto done;
-    }
+    if (!stack || !varying) goto done;
     for (int k = 0; k < count; k++) {
         qsort(members[k].items, (size_t)members[k].len, sizeof(int), by_int);
         stack[depth++] = members[k];
@@ -326,7 +360,6 @@ static int bucket_parts(Ctx *c, PyObject **cache, int *ids, int n, PyObject *out
             varying[p] = 0;
             if (slot_values(c, &part, p, &values) < 0) {
                 free(part.items);
-                PyErr_NoMemory();
                 goto done;
             }
             if (values.len == 1) continue;
@@ -337,7 +370,6 @@ static int bucket_parts(Ctx *c, PyObject **cache, int *ids, int n, PyObject *out
         if (split_at >= 0) {
             if (slot_values(c, &part, split_at, &values) < 0) {
                 free(part.items);
-                PyErr_NoMemory();
                 goto done;
             }
             sort_ctx = c;
@@ -347,7 +379,6 @@ static int bucket_parts(Ctx *c, PyObject **cache, int *ids, int n, PyObject *out
                 IntVec *grown = realloc(stack, (size_t)cap * sizeof(IntVec));
                 if (!grown) {
                     free(part.items);
-                    PyErr_NoMemory();
                     goto done;
                 }
                 stack = grown;
@@ -364,19 +395,13 @@ static int bucket_parts(Ctx *c, PyObject **cache, int *ids, int n, PyObject *out
             }
             depth += values.len;
             free(part.items);
-            if (failed) {
-                PyErr_NoMemory();
-                goto done;
-            }
+            if (failed) goto done;
             continue;
         }
-        PyObject *emitted = emit(c, cache, &part, varying, width);
-        free(part.items);
-        if (!emitted || PyList_Append(out, emitted) < 0) {
-            Py_XDECREF(emitted);
+        if (parts_add(out, c, part, varying, width) < 0) {
+            free(part.items);
             goto done;
         }
-        Py_DECREF(emitted);
     }
     rc = 0;
 done:
@@ -442,12 +467,54 @@ static int by_width_then_index(const void *pa, const void *pb) {
     return (a > b) - (a < b);
 }
 
-static PyObject *positional_parts(PyObject *self, PyObject *args) {
-    PyObject *messages, *weights;
-    Ctx c = {0};
-    PyObject *out = NULL, **cache = NULL;
-    int *ids = NULL;
+/* Pass 1 over every bucket, from the messages' UTF-8 (text[i], size[i]): no Python object is
+ * touched, so it runs without the GIL (`skillsmith group` merges sources on threads of their
+ * own). 0, or VOCAB_MEMORY / VOCAB_LONG. */
+static int compute_parts(Ctx *c, const char *const *text, const Py_ssize_t *size, int *ids, Parts *out) {
     IntVec flat = {0};
+    int rc = VOCAB_MEMORY;
+    if (intern(&c->vocab, "<*>", 3) != WILD) goto done;
+    for (Py_ssize_t i = 0; i < c->n; i++) {
+        c->start[i] = flat.len;
+        Py_ssize_t from = 0;
+        for (Py_ssize_t k = 0; k <= size[i]; k++) {
+            if (k < size[i] && text[i][k] != ' ') continue;
+            int tok = intern(&c->vocab, text[i] + from, k - from);
+            if (tok < 0) {
+                rc = tok;
+                goto done;
+            }
+            if (vec_push(&flat, tok) < 0) goto done;
+            from = k + 1;
+        }
+        c->width[i] = (int)(flat.len - c->start[i]);
+        ids[i] = (int)i;
+    }
+    c->flat = flat.items;
+    flat.items = NULL;
+    c->stamp = calloc((size_t)c->vocab.count, sizeof(int));
+    c->count = calloc((size_t)c->vocab.count, sizeof(int));
+    c->wsum = calloc((size_t)c->vocab.count, sizeof(long long));
+    sort_ctx = c;
+    if (!c->stamp || !c->count || !c->wsum || rank_tokens(c) < 0) goto done;
+    qsort(ids, (size_t)c->n, sizeof(int), by_width_then_index);
+    for (Py_ssize_t from = 0, to; from < c->n; from = to) {
+        for (to = from + 1; to < c->n && c->width[ids[to]] == c->width[ids[from]];) to++;
+        if (bucket_parts(c, ids + from, (int)(to - from), out) < 0) goto done;
+    }
+    rc = 0;
+done:
+    free(flat.items);
+    return rc;
+}
+
+static PyObject *positional_parts(PyObject *self, PyObject *args) {
+    PyObject *messages, *weights, *held = NULL, *out = NULL, **cache = NULL;
+    Ctx c = {0};
+    Parts parts = {0};
+    int *ids = NULL, rc = 0;
+    const char **text = NULL;
+    Py_ssize_t *size = NULL;
     if (!PyArg_ParseTuple(args, "OO!iiLdp", &messages, &PyList_Type, &weights, &c.min_variable, &c.min_rare,
                           &c.rare_weight, &c.similarity, &c.values_by_shape))
         return NULL;
@@ -456,66 +523,53 @@ static PyObject *positional_parts(PyObject *self, PyObject *args) {
         PyErr_SetString(PyExc_TypeError, "messages: a list of str or a Texts");
         return NULL;
     }
-    c.n = texts ? texts->vocab.count : PyList_GET_SIZE(messages);
+    /* what the work without the GIL reads stays alive: the Texts' blocks never move, and a
+     * list's str are held by a tuple of its own */
+    held = texts ? Py_NewRef(messages) : PyList_AsTuple(messages);
+    if (!held) return NULL;
+    c.n = texts ? texts->vocab.count : PyTuple_GET_SIZE(held);
     if (PyList_GET_SIZE(weights) != c.n) {
         PyErr_SetString(PyExc_ValueError, "weights must have one entry per message");
-        return NULL;
+        goto done;
     }
     c.start = malloc(((size_t)c.n + 1) * sizeof(Py_ssize_t));
     c.width = malloc(((size_t)c.n + 1) * sizeof(int));
     c.weight = malloc(((size_t)c.n + 1) * sizeof(long long));
     ids = malloc(((size_t)c.n + 1) * sizeof(int));
-    if (!c.start || !c.width || !c.weight || !ids || intern(&c.vocab, "<*>", 3) != WILD) {
+    text = malloc(((size_t)c.n + 1) * sizeof(char *));
+    size = malloc(((size_t)c.n + 1) * sizeof(Py_ssize_t));
+    if (!c.start || !c.width || !c.weight || !ids || !text || !size) {
         PyErr_NoMemory();
         goto done;
     }
     for (Py_ssize_t i = 0; i < c.n; i++) {
-        Py_ssize_t size;
-        const char *text = texts ? texts_at(texts, i, &size) : PyUnicode_AsUTF8AndSize(PyList_GET_ITEM(messages, i), &size);
-        if (!text) goto done; /* not a str, or a lone surrogate: the caller falls back */
+        text[i] = texts ? texts_at(texts, i, &size[i]) : PyUnicode_AsUTF8AndSize(PyTuple_GET_ITEM(held, i), &size[i]);
+        if (!text[i]) goto done; /* not a str, or a lone surrogate: the caller falls back */
         c.weight[i] = PyLong_AsLongLong(PyList_GET_ITEM(weights, i));
         if (c.weight[i] == -1 && PyErr_Occurred()) goto done;
-        c.start[i] = flat.len;
-        Py_ssize_t from = 0;
-        for (Py_ssize_t k = 0; k <= size; k++) {
-            if (k < size && text[k] != ' ') continue;
-            int tok = intern(&c.vocab, text + from, k - from);
-            if (tok < 0) goto done; /* the error is set */
-            if (vec_push(&flat, tok) < 0) {
-                PyErr_NoMemory();
-                goto done;
-            }
-            from = k + 1;
-        }
-        c.width[i] = (int)(flat.len - c.start[i]);
-        ids[i] = (int)i;
     }
-    c.flat = flat.items;
-    c.stamp = calloc((size_t)c.vocab.count, sizeof(int));
-    c.count = calloc((size_t)c.vocab.count, sizeof(int));
-    c.wsum = calloc((size_t)c.vocab.count, sizeof(long long));
-    cache = calloc((size_t)c.vocab.count, sizeof(PyObject *));
-    out = PyList_New(0);
-    sort_ctx = &c;
-    if (!c.stamp || !c.count || !c.wsum || !cache || !out || rank_tokens(&c) < 0) {
-        Py_CLEAR(out);
-        PyErr_NoMemory();
+    Py_BEGIN_ALLOW_THREADS
+    rc = compute_parts(&c, text, size, ids, &parts);
+    Py_END_ALLOW_THREADS
+    if (rc < 0) {
+        vocab_error(rc);
         goto done;
     }
-    qsort(ids, (size_t)c.n, sizeof(int), by_width_then_index);
-    for (Py_ssize_t from = 0, to; from < c.n; from = to) {
-        for (to = from + 1; to < c.n && c.width[ids[to]] == c.width[ids[from]];) to++;
-        if (bucket_parts(&c, cache, ids + from, (int)(to - from), out) < 0) {
-            Py_CLEAR(out);
-            goto done;
-        }
+    cache = calloc((size_t)c.vocab.count, sizeof(PyObject *));
+    out = cache ? PyList_New(parts.len) : PyErr_NoMemory();
+    for (Py_ssize_t i = 0; out && i < parts.len; i++) {
+        PyObject *part = emit(&c, cache, &parts.items[i]);
+        if (!part) Py_CLEAR(out);
+        else PyList_SET_ITEM(out, i, part);
     }
 done:
     if (cache)
         for (int k = 0; k < c.vocab.count; k++) Py_XDECREF(cache[k]);
-    free(cache), free(c.stamp), free(c.count), free(c.wsum), free(c.rank);
-    free(c.start), free(c.width), free(c.weight), free(ids), free(flat.items);
+    free(cache), free(c.stamp), free(c.count), free(c.wsum), free(c.rank), free(c.flat);
+    free(c.start), free(c.width), free(c.weight), free(ids), free(text), free(size);
     free(c.vocab.toks), free(c.vocab.slots);
+    parts_free(&parts);
+    Py_DECREF(held);
     return out;
 }
 

@@ -84,13 +84,22 @@ static inline int vocab_grow(Vocab *v) {
     return 0;
 }
 
-/* The number of a string already in v, or -1 and *slot where it would go. */
+/* Failures of the vocab functions, which set no Python error (pattern merging runs them without
+ * the GIL): VOCAB_MEMORY, out of memory; VOCAB_LONG, a string of 2 GB or more. */
+#define VOCAB_MEMORY (-2)
+#define VOCAB_LONG (-3)
+
+/* Sets the Python error of a vocab failure; returns NULL. */
+static inline PyObject *vocab_error(int code) {
+    if (code == VOCAB_LONG) PyErr_SetString(PyExc_OverflowError, "a string of 2 GB or more");
+    else PyErr_NoMemory();
+    return NULL;
+}
+
+/* The number of a string already in v, or -1 and *slot where it would go (or VOCAB_MEMORY). */
 static inline int vocab_find(Vocab *v, const char *s, Py_ssize_t n, size_t *slot) {
     if (!v->slots || (size_t)(v->count + 1) * 2 > v->mask + 1) {
-        if (v->count >= INT_MAX - 1 || vocab_grow(v) < 0) {
-            PyErr_NoMemory();
-            return -2;
-        }
+        if (v->count >= INT_MAX - 1 || vocab_grow(v) < 0) return VOCAB_MEMORY;
     }
     size_t at = hash_bytes(s, n) & v->mask;
     while (v->slots[at]) {
@@ -105,17 +114,11 @@ static inline int vocab_find(Vocab *v, const char *s, Py_ssize_t n, size_t *slot
 /* Adds a string (not copied: it must outlive v) at the slot vocab_find gave; `classify` sets its
  * `variable` (tokens need it; whole texts do not, and the scan would cost a pass over them). */
 static inline int vocab_insert(Vocab *v, size_t slot, const char *s, Py_ssize_t n, int classify) {
-    if (n > INT_MAX) {
-        PyErr_SetString(PyExc_OverflowError, "a string of 2 GB or more");
-        return -2;
-    }
+    if (n > INT_MAX) return VOCAB_LONG;
     if (v->count == v->cap) {
         int cap = v->cap ? v->cap * 2 : 1024;
         Tok *toks = realloc(v->toks, (size_t)cap * sizeof(Tok));
-        if (!toks) {
-            PyErr_NoMemory();
-            return -2;
-        }
+        if (!toks) return VOCAB_MEMORY;
         v->toks = toks, v->cap = cap;
     }
     v->toks[v->count] = (Tok){s, (int)n, classify && looks_variable(s, n)};
@@ -190,15 +193,19 @@ static inline const char *utf8_of(PyObject *text, Py_ssize_t *n, PyObject **owne
 static inline int texts_add_utf8(TextsObject *t, const char *s, Py_ssize_t n) {
     size_t slot;
     int id = vocab_find(&t->vocab, s, n, &slot);
-    if (id != -1) return id;
-    char *room = texts_room(t, (size_t)n);
-    if (!room) {
-        PyErr_NoMemory();
-        return -2;
+    if (id == -1) {
+        char *room = texts_room(t, (size_t)n);
+        if (!room) {
+            PyErr_NoMemory();
+            return -2;
+        }
+        memcpy(room, s, (size_t)n);
+        id = vocab_insert(&t->vocab, slot, room, n, 0);
+        if (id >= 0) t->block_used += (size_t)n;
     }
-    memcpy(room, s, (size_t)n);
-    t->block_used += (size_t)n;
-    return vocab_insert(&t->vocab, slot, room, n, 0);
+    if (id >= 0) return id;
+    vocab_error(id);
+    return -2;
 }
 
 extern PyTypeObject skillsmith_TextsType;
