@@ -82,6 +82,8 @@ typedef struct {
     /* output endings, once patterns are merged */
     PyObject *pattern_ids; /* list of bytes */
     PyObject *heads;       /* list: per source, (fingerprint head, JSON kind) as bytes, or None */
+    unsigned char *digest; /* per signature below `digested`: its fingerprint's 16 bytes */
+    Py_ssize_t digested, digest_cap;
     Map kept;              /* signature + 1 -> its ending (a bytes reference) */
     Py_ssize_t kept_size;
 } TableObject;
@@ -363,18 +365,11 @@ static PyObject *table_set_pattern(TableObject *t, PyObject *args) {
     Py_RETURN_NONE;
 }
 
-static PyObject *table_finish(TableObject *t, PyObject *args) {
-    PyObject *pattern_ids, *heads;
-    if (!PyArg_ParseTuple(args, "O!O!:finish", &PyList_Type, &pattern_ids, &PyList_Type, &heads)) return NULL;
-    if (PyList_GET_SIZE(heads) != PyList_GET_SIZE(t->sources)) {
-        PyErr_SetString(PyExc_ValueError, "one head per source");
+static PyObject *table_set_heads(TableObject *t, PyObject *heads) {
+    if (!PyList_Check(heads) || PyList_GET_SIZE(heads) != PyList_GET_SIZE(t->sources)) {
+        PyErr_SetString(PyExc_ValueError, "a list of one head per source");
         return NULL;
     }
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(pattern_ids); i++)
-        if (!PyBytes_Check(PyList_GET_ITEM(pattern_ids, i))) {
-            PyErr_SetString(PyExc_TypeError, "pattern ids are bytes");
-            return NULL;
-        }
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(heads); i++) {
         PyObject *h = PyList_GET_ITEM(heads, i);
         if (h != Py_None && !(PyTuple_Check(h) && PyTuple_GET_SIZE(h) == 2 && PyBytes_Check(PyTuple_GET_ITEM(h, 0)) &&
@@ -382,6 +377,27 @@ static PyObject *table_finish(TableObject *t, PyObject *args) {
             PyErr_SetString(PyExc_TypeError, "a head is None or (bytes, bytes)");
             return NULL;
         }
+    }
+    Py_INCREF(heads);
+    Py_XSETREF(t->heads, heads);
+    free(t->digest);
+    t->digest = NULL, t->digested = t->digest_cap = 0;
+    Py_RETURN_NONE;
+}
+
+static PyObject *table_finish(TableObject *t, PyObject *pattern_ids) {
+    if (!PyList_Check(pattern_ids)) {
+        PyErr_SetString(PyExc_TypeError, "pattern ids: a list of bytes");
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(pattern_ids); i++)
+        if (!PyBytes_Check(PyList_GET_ITEM(pattern_ids, i))) {
+            PyErr_SetString(PyExc_TypeError, "pattern ids are bytes");
+            return NULL;
+        }
+    if (!t->heads) {
+        PyErr_SetString(PyExc_ValueError, "set_heads() first");
+        return NULL;
     }
     if (t->patterned != t->count) {
         PyErr_SetString(PyExc_ValueError, "patterns are not set for every signature");
@@ -392,9 +408,8 @@ static PyObject *table_finish(TableObject *t, PyObject *args) {
             PyErr_SetString(PyExc_IndexError, "a pattern number out of range");
             return NULL;
         }
-    Py_INCREF(pattern_ids), Py_INCREF(heads);
+    Py_INCREF(pattern_ids);
     Py_XSETREF(t->pattern_ids, pattern_ids);
-    Py_XSETREF(t->heads, heads);
     Py_RETURN_NONE;
 }
 
@@ -454,22 +469,25 @@ static Py_ssize_t code_points(const unsigned char *s, Py_ssize_t n) {
 #define END "\"}\n"
 #define LIT(s) s, sizeof(s) - 1
 
-/* The ending of a signature whose texts hold no lone surrogate, else NULL with no error set. */
-static PyObject *ending_of(TableObject *t, int sig, PyObject *sha256, PyObject *digest_name) {
-    PyObject *head = PyList_GET_ITEM(t->heads, t->source_of[sig]);
-    if (head == Py_None) return NULL;
+/* The norm of a signature whose ending C makes (NULL: the fallback makes it): its source has a
+ * head and its text no lone surrogate. *quoted: its size JSON-quoted. */
+static const unsigned char *norm_of(TableObject *t, int sig, Py_ssize_t *n, Py_ssize_t *quoted) {
+    if (PyList_GET_ITEM(t->heads, t->source_of[sig]) == Py_None) return NULL;
     TextsObject *texts = (TextsObject *)PyList_GET_ITEM(t->texts, t->source_of[sig]);
-    Py_ssize_t n;
-    const unsigned char *norm = (const unsigned char *)texts_at(texts, t->local_of[sig], &n);
-    Py_ssize_t quoted_norm = quoted_size(norm, n);
-    if (quoted_norm < 0) return NULL;
-    PyObject *prefix = PyTuple_GET_ITEM(head, 0), *kind = PyTuple_GET_ITEM(head, 1);
-    PyObject *pattern = PyList_GET_ITEM(t->pattern_ids, t->pattern_of[sig]);
-    /* the fingerprint: SHA-256 of head, the norm's length in code points, ":" and the norm */
+    const unsigned char *norm = (const unsigned char *)texts_at(texts, t->local_of[sig], n);
+    *quoted = quoted_size(norm, *n);
+    return *quoted < 0 ? NULL : norm;
+}
+
+/* The fingerprint's first 16 bytes into out: SHA-256 (sha256, hashlib's) of the source's head,
+ * the norm's length in code points, ":" and the norm. 0, or -1 with an error set. */
+static int digest_into(TableObject *t, int sig, const unsigned char *norm, Py_ssize_t n, PyObject *sha256,
+                       PyObject *digest_name, unsigned char *out) {
+    PyObject *prefix = PyTuple_GET_ITEM(PyList_GET_ITEM(t->heads, t->source_of[sig]), 0);
     char length[32];
     int length_size = snprintf(length, sizeof length, "%zd:", code_points(norm, n));
     PyObject *material = PyBytes_FromStringAndSize(NULL, PyBytes_GET_SIZE(prefix) + length_size + n);
-    if (!material) return NULL;
+    if (!material) return -1;
     char *m = PyBytes_AS_STRING(material);
     memcpy(m, PyBytes_AS_STRING(prefix), (size_t)PyBytes_GET_SIZE(prefix));
     m += PyBytes_GET_SIZE(prefix);
@@ -479,35 +497,80 @@ static PyObject *ending_of(TableObject *t, int sig, PyObject *sha256, PyObject *
     Py_DECREF(material);
     PyObject *digest = hash ? PyObject_CallMethodNoArgs(hash, digest_name) : NULL;
     Py_XDECREF(hash);
-    if (!digest) return NULL;
+    if (!digest) return -1;
     if (!PyBytes_Check(digest) || PyBytes_GET_SIZE(digest) < 16) {
         Py_DECREF(digest);
         PyErr_SetString(PyExc_ValueError, "sha256 gave no 16-byte digest");
-        return NULL;
+        return -1;
     }
+    memcpy(out, PyBytes_AS_STRING(digest), 16);
+    Py_DECREF(digest);
+    return 0;
+}
+
+/* The ending of a signature whose texts hold no lone surrogate, else NULL with no error set. */
+static PyObject *ending_of(TableObject *t, int sig, PyObject *sha256, PyObject *digest_name) {
+    Py_ssize_t n, quoted_norm;
+    const unsigned char *norm = norm_of(t, sig, &n, &quoted_norm);
+    if (!norm) return NULL;
+    PyObject *head = PyList_GET_ITEM(t->heads, t->source_of[sig]), *kind = PyTuple_GET_ITEM(head, 1);
+    PyObject *pattern = PyList_GET_ITEM(t->pattern_ids, t->pattern_of[sig]);
+    unsigned char made[16];
+    const unsigned char *d = made;
+    if (sig < t->digested) d = t->digest + (size_t)sig * 16;
+    else if (digest_into(t, sig, norm, n, sha256, digest_name, made) < 0) return NULL;
     Py_ssize_t size = sizeof(NORM_KEY) - 1 + quoted_norm + sizeof(KIND_KEY) - 1 + PyBytes_GET_SIZE(kind) +
                       sizeof(PRINT_KEY) - 1 + 36 + sizeof(PATTERN_KEY) - 1 + PyBytes_GET_SIZE(pattern) + sizeof(END) - 1;
     PyObject *out = PyBytes_FromStringAndSize(NULL, size);
-    if (!out) {
-        Py_DECREF(digest);
-        return NULL;
-    }
+    if (!out) return NULL;
     char *o = PyBytes_AS_STRING(out);
     memcpy(o, LIT(NORM_KEY)), o += sizeof(NORM_KEY) - 1;
     o = quote_into(o, norm, n);
     memcpy(o, LIT(KIND_KEY)), o += sizeof(KIND_KEY) - 1;
     memcpy(o, PyBytes_AS_STRING(kind), (size_t)PyBytes_GET_SIZE(kind)), o += PyBytes_GET_SIZE(kind);
     memcpy(o, LIT(PRINT_KEY)), o += sizeof(PRINT_KEY) - 1;
-    const unsigned char *d = (const unsigned char *)PyBytes_AS_STRING(digest);
     for (int i = 0; i < 16; i++) { /* the UUID text of the first 128 bits: 8-4-4-4-12 hex digits */
         if (i == 4 || i == 6 || i == 8 || i == 10) *o++ = '-';
         *o++ = "0123456789abcdef"[d[i] >> 4], *o++ = "0123456789abcdef"[d[i] & 15];
     }
-    Py_DECREF(digest);
     memcpy(o, LIT(PATTERN_KEY)), o += sizeof(PATTERN_KEY) - 1;
     memcpy(o, PyBytes_AS_STRING(pattern), (size_t)PyBytes_GET_SIZE(pattern)), o += PyBytes_GET_SIZE(pattern);
     memcpy(o, LIT(END));
     return out;
+}
+
+static PyObject *table_fingerprint(TableObject *t, PyObject *args) {
+    Py_ssize_t stop;
+    PyObject *sha256;
+    if (!PyArg_ParseTuple(args, "nO:fingerprint", &stop, &sha256)) return NULL;
+    if (!t->heads) {
+        PyErr_SetString(PyExc_ValueError, "set_heads() first");
+        return NULL;
+    }
+    if (stop > t->count) stop = t->count;
+    if (!t->digest && t->count) {
+        t->digest = malloc((size_t)t->count * 16);
+        if (!t->digest) return PyErr_NoMemory();
+        t->digest_cap = t->count;
+    }
+    if (stop > t->digest_cap) {
+        PyErr_SetString(PyExc_ValueError, "signatures were added after the first fingerprint()");
+        return NULL;
+    }
+    PyObject *digest_name = PyUnicode_InternFromString("digest");
+    if (!digest_name) return NULL;
+    for (; t->digested < stop; t->digested++) {
+        int sig = (int)t->digested;
+        Py_ssize_t n, quoted;
+        const unsigned char *norm = norm_of(t, sig, &n, &quoted);
+        if (!norm) continue; /* made by the fallback */
+        if (digest_into(t, sig, norm, n, sha256, digest_name, t->digest + (size_t)sig * 16) < 0) {
+            Py_DECREF(digest_name);
+            return NULL;
+        }
+    }
+    Py_DECREF(digest_name);
+    return PyLong_FromSsize_t(t->digested);
 }
 
 static PyObject *table_endings(TableObject *t, PyObject *args) {
@@ -518,7 +581,7 @@ static PyObject *table_endings(TableObject *t, PyObject *args) {
     Map chunk = {0};
     Py_ssize_t n = numbers.len / (Py_ssize_t)sizeof(int32_t);
     const int32_t *sigs = numbers.buf;
-    if (!t->heads) {
+    if (!t->heads || !t->pattern_ids) {
         PyErr_SetString(PyExc_ValueError, "finish() first");
         goto done;
     }
@@ -630,7 +693,7 @@ static void table_dealloc(TableObject *t) {
     map_free(&t->source_of_key);
     if (t->numbers && t->sources)
         for (Py_ssize_t i = 0; i < PyList_GET_SIZE(t->sources); i++) free(t->numbers[i].items);
-    free(t->numbers), free(t->weight), free(t->source_of), free(t->local_of), free(t->pattern_of);
+    free(t->numbers), free(t->weight), free(t->source_of), free(t->local_of), free(t->pattern_of), free(t->digest);
     Py_XDECREF(t->sources), Py_XDECREF(t->texts), Py_XDECREF(t->kinds), Py_XDECREF(t->components);
     Py_XDECREF(t->component_list), Py_XDECREF(t->pattern_ids), Py_XDECREF(t->heads);
     Py_TYPE(t)->tp_free((PyObject *)t);
@@ -650,9 +713,13 @@ static PyMethodDef table_methods[] = {
      "source(i) -> (its Texts, the signature number of each text, the weight of each)"},
     {"set_pattern", (PyCFunction)table_set_pattern, METH_VARARGS,
      "set_pattern(source, members, pattern): the pattern number of the source's texts `members`"},
-    {"finish", (PyCFunction)table_finish, METH_VARARGS,
-     "finish(pattern_ids, heads): pattern ids as bytes; per source (fingerprint head, JSON kind) as UTF-8, or None "
-     "to leave its endings to the fallback"},
+    {"set_heads", (PyCFunction)table_set_heads, METH_O,
+     "set_heads(heads): per source (fingerprint head, JSON kind) as UTF-8, or None to leave its endings to the "
+     "fallback"},
+    {"fingerprint", (PyCFunction)table_fingerprint, METH_VARARGS,
+     "fingerprint(stop, sha256) -> how many signatures have theirs: the fingerprints of the signatures up to "
+     "`stop` made and kept (endings make the others as they go); a thread can make them while patterns merge"},
+    {"finish", (PyCFunction)table_finish, METH_O, "finish(pattern_ids): the pattern ids, as bytes; endings can be made"},
     {"endings", (PyCFunction)table_endings, METH_VARARGS,
      "endings(numbers, sha256, fallback, keep) -> the output ending of each signature of the int32 `numbers`; "
      "fallback(number) makes those whose texts it cannot; those of signatures of several lines are kept while "

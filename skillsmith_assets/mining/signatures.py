@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from array import array
 
 from skillsmith_assets.mining.patterns import compiled_merger, source_patterns
@@ -27,6 +28,10 @@ from skillsmith_assets.normalize.message import fingerprint_head, fingerprinter,
 # and come early, so the first ones kept are the ones worth keeping; a cache cleared when full
 # would be refilled by the same one-chunk signatures that filled it.
 PIECES_KEPT = 4 << 20
+# Signatures from which CompiledSignatures.merge makes the fingerprints on a thread of their own.
+FINGERPRINTS_ON_A_THREAD = 10_000
+# Fingerprints per call on that thread: each call holds the GIL, which merging needs now and then.
+FINGERPRINTS_PER_CALL = 2048
 # json.dumps(text, ensure_ascii=False) without building an encoder per call.
 quote = json.JSONEncoder(ensure_ascii=False).encode
 
@@ -257,23 +262,35 @@ class CompiledSignatures:
         self._table.count(numbers if isinstance(numbers, list) else list(numbers))
 
     def merge(self) -> None:
-        """Signatures.merge; then the table gets the pattern ids and, per source, what its
-        endings start from (a source whose texts do not encode to UTF-8 gets None: its endings
-        are made in Python)."""
+        """Signatures.merge. The fingerprints are made meanwhile, on a thread of their own (the
+        compiled merging runs without the GIL): made when a chunk is written, they held up the
+        writing. A source whose texts do not encode to UTF-8 gets no head: its endings are made
+        in Python."""
         table, heads = self._table, []
-        for source, (kind, component) in enumerate(table.sources()):
-            texts, numbers, weights = table.source(source)
-            for members, pattern in source_patterns(kind, component, texts, weights, numbers):
-                table.set_pattern(source, members, len(self._pattern_ids))
-                self._pattern_ids.append(pattern.id)
-            self._texts.append(texts)
-            self._kinds.append(kind)
-            self._fingerprints.append(fingerprinter(kind, component))
+        sources = table.sources()
+        for kind, component in sources:
             try:
                 heads.append((fingerprint_head(kind, component).encode("utf-8"), quote(kind).encode("utf-8")))
             except UnicodeEncodeError:
                 heads.append(None)
-        table.finish([pattern_id.encode("utf-8") for pattern_id in self._pattern_ids], heads)
+        table.set_heads(heads)
+        printing = _Fingerprinting(table) if len(table) >= FINGERPRINTS_ON_A_THREAD else None
+        try:
+            for source, (kind, component) in enumerate(sources):
+                texts, numbers, weights = table.source(source)
+                for members, pattern in source_patterns(kind, component, texts, weights, numbers):
+                    table.set_pattern(source, members, len(self._pattern_ids))
+                    self._pattern_ids.append(pattern.id)
+                self._texts.append(texts)
+                self._kinds.append(kind)
+                self._fingerprints.append(fingerprinter(kind, component))
+        except BaseException:
+            if printing is not None:
+                printing.stop()
+            raise
+        if printing is not None:
+            printing.finish()
+        table.finish([pattern_id.encode("utf-8") for pattern_id in self._pattern_ids])
 
     def fields(self, number: int) -> tuple[str, str, str, str]:
         """Signatures.fields."""
@@ -289,3 +306,33 @@ class CompiledSignatures:
             return added_fields_encoded([norm], kind, [fingerprint], [pattern], errors)[0]
 
         return self._table.endings(numbers, hashlib.sha256, fallback, PIECES_KEPT)
+
+
+class _Fingerprinting:
+    """The fingerprints of a table's signatures, made on a thread while its patterns merge."""
+
+    def __init__(self, table):
+        self._table, self._error = table, None
+        self._stop = False
+        self._thread = threading.Thread(target=self._run, name="fingerprints", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            for stop in range(FINGERPRINTS_PER_CALL, len(self._table) + FINGERPRINTS_PER_CALL, FINGERPRINTS_PER_CALL):
+                if self._stop:
+                    return
+                self._table.fingerprint(stop, hashlib.sha256)
+        except BaseException as exc:  # raised again by finish(), in the merging thread
+            self._error = exc
+
+    def stop(self) -> None:
+        """Stop early (merging failed) and wait."""
+        self._stop = True
+        self._thread.join()
+
+    def finish(self) -> None:
+        """Wait for the thread; raise what it raised."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error

@@ -176,7 +176,9 @@ def test_compiled_endings_leave_lone_surrogates_to_python():
                           ("x", "K", "c")]) == [0, 1, 2, 3]
     table.set_pattern(0, [0, 1], 0)
     table.set_pattern(1, [0, 1], 1)
-    table.finish([b"p0", b"p1"], [(fingerprint_head("KeyError", "").encode(), quote("KeyError").encode()), None])
+    table.set_heads([(fingerprint_head("KeyError", "").encode(), quote("KeyError").encode()), None])
+    assert table.fingerprint(2, hashlib.sha256) == 2
+    table.finish([b"p0", b"p1"])
     made = table.endings(array("i", [0, 1, 2, 3, 1]).tobytes(), hashlib.sha256, lambda n: b"fallback %d" % n, 0)
     assert made == [added_fields("plain", "KeyError", fingerprint_normalized("KeyError", "", "plain"), "p0").encode(),
                     b"fallback 1", b"fallback 2", b"fallback 3", b"fallback 1"]
@@ -206,12 +208,64 @@ def test_compiled_table_refuses_bad_input_cleanly():
     with pytest.raises(ValueError):
         table.endings(array("i", [0]).tobytes(), None, None, 0)  # before finish()
     with pytest.raises(ValueError):
-        table.finish([], [None])  # no pattern set
+        table.finish([b"p"])  # before set_heads()
+    with pytest.raises(ValueError):
+        table.fingerprint(1, None)  # before set_heads()
+    with pytest.raises(ValueError):
+        table.set_heads([None, None])  # one source
+    table.set_heads([None])
+    with pytest.raises(ValueError):
+        table.finish([b"p"])  # no pattern set
     table.set_pattern(0, [0], 0)
-    table.finish([b"p"], [None])
+    with pytest.raises(IndexError):
+        table.finish([])
+    table.finish([b"p"])
     with pytest.raises(IndexError):
         table.endings(array("i", [5]).tobytes(), None, None, 0)
     with pytest.raises(ValueError):
         table.endings(b"123", None, None, 0)
     with pytest.raises(ZeroDivisionError):  # the fallback's error comes through
         table.endings(array("i", [0]).tobytes(), None, lambda number: 1 / 0, 0)
+
+
+def test_fingerprints_made_on_a_thread_while_patterns_merge(monkeypatch):
+    import skillsmith_assets.mining.signatures as module
+
+    monkeypatch.setattr(module, "FINGERPRINTS_ON_A_THREAD", 0)
+    monkeypatch.setattr(module, "FINGERPRINTS_PER_CALL", 7)
+    rng = random.Random(9)
+    python, compiled = _both()
+    numbered = [(python.number_pairs(*chunk), compiled.number_pairs(*chunk)) for chunk in _chunks(rng, sources=30)]
+    python.merge()
+    compiled.merge()
+    assert compiled._table.fingerprint(0, None) == len(compiled)  # all made
+    for made_python, made_compiled in numbered:
+        assert compiled.endings(made_compiled) == python.endings(made_python)
+
+
+def test_a_failure_on_the_fingerprint_thread_is_raised_by_merge(monkeypatch):
+    import skillsmith_assets.mining.signatures as module
+
+    def broken(data):
+        raise RuntimeError("no hash today")
+
+    monkeypatch.setattr(module, "FINGERPRINTS_ON_A_THREAD", 0)
+    monkeypatch.setattr(module.hashlib, "sha256", broken)
+    _, compiled = _both()
+    compiled.count(compiled.numbers([("a b", "K", ""), ("a c", "K", "x")]))
+    with pytest.raises(RuntimeError, match="no hash today"):
+        compiled.merge()
+
+
+def test_fingerprints_refuse_signatures_added_after_them():
+    import hashlib
+
+    from skillsmith_assets.mining._patterns import Table
+
+    table = Table()
+    table.numbers([("a", "K", "")])
+    table.set_heads([(b"h", b'"K"')])
+    assert table.fingerprint(1, hashlib.sha256) == 1
+    table.numbers([("b", "K", "")])
+    with pytest.raises(ValueError):
+        table.fingerprint(2, hashlib.sha256)
