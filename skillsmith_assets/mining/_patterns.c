@@ -14,6 +14,9 @@
  */
 #include "_texts.h"
 #include <math.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 /* Code point order of two tokens (UTF-8 byte order is code point order), as Python compares str. */
 static int tok_cmp(const Vocab *v, int a, int b) {
@@ -573,7 +576,24 @@ done:
     return out;
 }
 
+/* Heap memory freed by merging (its token tables and parts, tens of MB in blocks of every size)
+ * stays resident under glibc until the top of the heap is free; `skillsmith group` writes its
+ * output after merging, so it returns that memory to the system first. */
+static PyObject *release_memory(PyObject *self, PyObject *Py_UNUSED(ignored)) {
+#if defined(__GLIBC__)
+    int released;
+    Py_BEGIN_ALLOW_THREADS
+    released = malloc_trim(0);
+    Py_END_ALLOW_THREADS
+    return PyBool_FromLong(released);
+#else
+    Py_RETURN_FALSE;
+#endif
+}
+
 static PyMethodDef methods[] = {
+    {"release_memory", release_memory, METH_NOARGS,
+     "release_memory() -> whether freed heap memory went back to the system (glibc's malloc_trim)"},
     {"positional_parts", positional_parts, METH_VARARGS,
      "positional_parts(messages, weights, min_variable_values, min_rare_values, rare_weight, similarity, "
      "values_by_shape): pass 1 of pattern merging, the parts grouping._positional_parts makes, all token counts "
