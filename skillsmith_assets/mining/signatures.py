@@ -171,8 +171,9 @@ class Signatures:
         every line); the earliest-seen member of a pattern names it."""
         self._pattern_of = array("i", bytes(4 * len(self.weights)))
         for (kind, component), texts, numbers in zip(self._sources, self._texts, self._numbers):
+            # a source's texts are numbered in the order they were first seen, as the signatures are
             for members, pattern in source_patterns(kind, component, texts, [self.weights[n] for n in numbers],
-                                                    numbers):
+                                                    None):
                 at = len(self._pattern_ids)
                 self._pattern_ids.append(pattern.id)
                 for i in members:
@@ -278,7 +279,7 @@ class CompiledSignatures:
         try:
             for source, (kind, component) in enumerate(sources):
                 texts, numbers, weights = table.source(source)
-                for members, pattern in source_patterns(kind, component, texts, weights, numbers):
+                for members, pattern in source_patterns(kind, component, texts, weights, None):
                     table.set_pattern(source, members, len(self._pattern_ids))
                     self._pattern_ids.append(pattern.id)
                 self._texts.append(texts)
