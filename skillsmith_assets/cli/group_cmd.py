@@ -172,8 +172,8 @@ def _group_scanned(scanner, stdin_bytes, stdout_bytes, text_mode: bool, workers:
 
 def _normalizer():
     """Where a chunk is normalized: on a thread of its own when the compiled engine runs, so
-    that it overlaps the numbering of the chunk before (in Python, holding the GIL, which the
-    engine releases); else in turn: the Python engine forks worker processes, which a process
+    that it overlaps the scanning and numbering of the chunk before (the engine releases the
+    GIL); else in turn: the Python engine forks worker processes, which a process
     with a second thread running should not do."""
     from concurrent.futures import Future, ThreadPoolExecutor
 
