@@ -425,22 +425,49 @@ static const char quoted[256] = {
     [0x1a] = 'u', [0x1b] = 'u', [0x1c] = 'u', [0x1d] = 'u', [0x1e] = 'u', [0x1f] = 'u',
 };
 
+#define ONES 0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
+
+static inline uint64_t has_zero_byte(uint64_t w) { return (w - ONES) & ~w & HIGHS; }
+
+/* Whether any of 8 bytes is one a JSON string escapes: '"', '\\' or a control character. Texts
+ * are read 8 bytes at a time: most hold none, and a byte at a time was most of an ending's cost. */
+static inline uint64_t escaped8(uint64_t w) {
+    return has_zero_byte(w ^ (ONES * '"')) | has_zero_byte(w ^ (ONES * '\\')) | ((w - ONES * 0x20) & ~w & HIGHS);
+}
+
+/* The same, or 0xED, the first byte of a (lone) surrogate's encoding. */
+static inline uint64_t look8(uint64_t w) { return escaped8(w) | has_zero_byte(w ^ (ONES * 0xED)); }
+
 /* Bytes of s JSON-quoted (the quotes included); -1 when s holds a lone surrogate, which the
  * caller leaves to Python (a str with one does not encode to UTF-8 strictly). */
 static Py_ssize_t quoted_size(const unsigned char *s, Py_ssize_t n) {
-    Py_ssize_t size = n + 2;
-    for (Py_ssize_t i = 0; i < n; i++) {
+    Py_ssize_t size = n + 2, i = 0;
+    while (i < n) {
+        uint64_t w;
+        if (i + 8 <= n && (memcpy(&w, s + i, 8), !look8(w))) {
+            i += 8;
+            continue;
+        }
         unsigned char c = s[i];
         if (c < 0x20 || c == '"' || c == '\\') size += quoted[c] == 'u' ? 5 : 1;
         else if (c == 0xED && i + 1 < n && s[i + 1] >= 0xA0) return -1;
+        i++;
     }
     return size;
 }
 
 static char *quote_into(char *out, const unsigned char *s, Py_ssize_t n) {
     *out++ = '"';
-    for (Py_ssize_t i = 0; i < n; i++) {
-        unsigned char c = s[i];
+    Py_ssize_t i = 0;
+    while (i < n) {
+        uint64_t w;
+        if (i + 8 <= n && (memcpy(&w, s + i, 8), !escaped8(w))) {
+            memcpy(out, s + i, 8);
+            out += 8, i += 8;
+            continue;
+        }
+        unsigned char c = s[i++];
         char q = quoted[c];
         if (!q) {
             *out++ = (char)c;
@@ -457,8 +484,17 @@ static char *quote_into(char *out, const unsigned char *s, Py_ssize_t n) {
 }
 
 static Py_ssize_t code_points(const unsigned char *s, Py_ssize_t n) {
-    Py_ssize_t count = 0;
-    for (Py_ssize_t i = 0; i < n; i++) count += (s[i] & 0xC0) != 0x80;
+    Py_ssize_t count = 0, i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        if (!(w & HIGHS)) {
+            count += 8; /* ASCII */
+            continue;
+        }
+        for (int k = 0; k < 8; k++) count += (s[i + k] & 0xC0) != 0x80;
+    }
+    for (; i < n; i++) count += (s[i] & 0xC0) != 0x80;
     return count;
 }
 

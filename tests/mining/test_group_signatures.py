@@ -275,3 +275,22 @@ def test_release_memory_answers_whether_memory_went_back():
     from skillsmith_assets.mining._patterns import release_memory
 
     assert release_memory() in (True, False)
+
+
+def test_compiled_endings_with_specials_at_every_offset():
+    """Endings read texts 8 bytes at a time: a quote, a backslash, a control character, a
+    character near the surrogates or a multi-byte one at each offset of a text."""
+    specials = ['"', "\\", "\x00", "\x1f", "\n", "\x7f", "é", "\ud7ff", "\ue000", "€", "😀", "\u2028"]
+    items = []
+    for offset in range(20):
+        for special in specials:
+            for tail in (0, 3, 8, 9):
+                items.append(("a" * offset + special + "b" * tail, "KeyError", f"c{offset % 3}"))
+    python, compiled = _both()
+    numbers = python.numbers(items)
+    assert compiled.numbers(items) == numbers
+    for table in (python, compiled):
+        table.count(numbers)
+        table.merge()
+    pairs = array("i", numbers).tobytes()
+    assert compiled.endings(pairs) == python.endings(pairs)
