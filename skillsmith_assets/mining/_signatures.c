@@ -561,7 +561,13 @@ static PyObject *ending_of(TableObject *t, int sig, PyObject *sha256, PyObject *
     if (!out) return NULL;
     char *o = PyBytes_AS_STRING(out);
     memcpy(o, LIT(NORM_KEY)), o += sizeof(NORM_KEY) - 1;
-    o = quote_into(o, norm, n);
+    if (quoted_norm == n + 2) { /* nothing to escape: one copy */
+        *o++ = '"';
+        memcpy(o, norm, (size_t)n), o += n;
+        *o++ = '"';
+    } else {
+        o = quote_into(o, norm, n);
+    }
     memcpy(o, LIT(KIND_KEY)), o += sizeof(KIND_KEY) - 1;
     memcpy(o, PyBytes_AS_STRING(kind), (size_t)PyBytes_GET_SIZE(kind)), o += PyBytes_GET_SIZE(kind);
     memcpy(o, LIT(PRINT_KEY)), o += sizeof(PRINT_KEY) - 1;
