@@ -5,9 +5,10 @@
  * each chunk's (message, component) pairs by signature and making each signature's output
  * ending (fingerprint, JSON text) were most of the main thread's time, spent in per-pair
  * tuples, dictionaries and string formatting. Here a pair costs a few hash-table probes and
- * an ending one SHA-256 call (hashlib's, so OpenSSL's) and one copy. Numbers, weights and
- * endings are those of signatures.Signatures, which stays the reference and the fallback;
- * tests compare the two.
+ * an ending a few copies; its fingerprint (SHA-256 by hashlib, so OpenSSL's) is made by
+ * fingerprint(), on a thread of its own while patterns merge. Numbers, weights and endings are
+ * those of signatures.Signatures, which stays the reference and the fallback; tests compare
+ * the two.
  *
  * A signature is (norm_error, kind, component); the texts of each (kind, component), its
  * *source*, are kept in a Texts store (_texts.h), which pattern merging reads directly.
@@ -217,17 +218,31 @@ static PyObject *table_number_pairs(TableObject *t, PyObject *args) {
         Py_DECREF(out);
         return PyErr_NoMemory();
     }
-    PyObject *last = NULL; /* a chunk's pairs share their component objects */
-    int component = 0;
+    /* a chunk's pairs share a few component objects: their numbers by address (the list holds
+     * them), so the components dict is read once per object, not once per pair */
+    Map components = {0};
+    if (map_init(&components, 64) < 0) {
+        map_free(&local);
+        Py_DECREF(out);
+        return PyErr_NoMemory();
+    }
     for (Py_ssize_t i = 0; i < n; i++) {
         Py_ssize_t m = index_in(pair_message, i, PyList_GET_SIZE(result_of));
         Py_ssize_t r = m < 0 ? -1 : index_in(result_of, m, PyList_GET_SIZE(results));
         if (r < 0) goto fail;
         PyObject *c = PyList_GET_ITEM(pair_component, i);
-        if (c != last) {
+        uint64_t address = (uint64_t)(uintptr_t)c;
+        size_t seen = map_slot(&components, address);
+        int component;
+        if (components.keys[seen]) {
+            component = (int)components.values[seen];
+        } else {
             component = number_in(t->components, t->component_list, c);
             if (component < 0) goto fail;
-            last = c;
+            if (map_put(&components, seen, address, component) < 0) {
+                PyErr_NoMemory();
+                goto fail;
+            }
         }
         uint64_t key = ((uint64_t)r << 32 | (uint32_t)component) + 1;
         size_t at = map_slot(&local, key);
@@ -252,10 +267,10 @@ static PyObject *table_number_pairs(TableObject *t, PyObject *args) {
         t->weight[sig] += count;
         sigs[i] = sig;
     }
-    map_free(&local);
+    map_free(&local), map_free(&components);
     return out;
 fail:
-    map_free(&local);
+    map_free(&local), map_free(&components);
     Py_DECREF(out);
     return NULL;
 }
