@@ -53,16 +53,60 @@ static __declspec(thread) Ctx *sort_ctx;
 static _Thread_local Ctx *sort_ctx;
 #endif
 
-static int by_weight_then_text(const void *pa, const void *pb) {
-    int a = *(const int *)pa, b = *(const int *)pb;
-    const Ctx *c = sort_ctx;
-    if (c->weight[a] != c->weight[b]) return c->weight[a] > c->weight[b] ? -1 : 1;
-    const int *x = c->flat + c->start[a], *y = c->flat + c->start[b];
-    int w = c->width[a] < c->width[b] ? c->width[a] : c->width[b];
-    for (int k = 0; k < w; k++)
-        if (x[k] != y[k]) return c->rank[x[k]] < c->rank[y[k]] ? -1 : 1;
-    if (c->width[a] != c->width[b]) return c->width[a] < c->width[b] ? -1 : 1;
-    return (a > b) - (a < b);
+/* Whether bucket position a goes before b: heavier first, then by token ranks (code point
+ * order of the texts), then by message number. weight, number: per position; ranks: `width`
+ * per position. */
+static inline int goes_before(const long long *weight, const int *number, const int *ranks, int width, int a,
+                              int b) {
+    if (weight[a] != weight[b]) return weight[a] > weight[b];
+    const int *x = ranks + (size_t)a * width, *y = ranks + (size_t)b * width;
+    for (int k = 0; k < width; k++)
+        if (x[k] != y[k]) return x[k] < y[k];
+    return number[a] < number[b];
+}
+
+/* Sorts pos[0..n) (bucket positions) with goes_before: a merge sort, small runs by insertion. */
+static void sort_positions(int *pos, int *tmp, int n, const long long *weight, const int *number, const int *ranks,
+                           int width) {
+    if (n <= 16) {
+        for (int i = 1; i < n; i++) {
+            int p = pos[i], j = i;
+            for (; j > 0 && goes_before(weight, number, ranks, width, p, pos[j - 1]); j--) pos[j] = pos[j - 1];
+            pos[j] = p;
+        }
+        return;
+    }
+    int half = n / 2;
+    sort_positions(pos, tmp, half, weight, number, ranks, width);
+    sort_positions(pos + half, tmp, n - half, weight, number, ranks, width);
+    if (!goes_before(weight, number, ranks, width, pos[half], pos[half - 1])) return; /* already in order */
+    memcpy(tmp, pos, (size_t)half * sizeof(int));
+    int i = 0, j = half, k = 0;
+    while (i < half && j < n) pos[k++] = goes_before(weight, number, ranks, width, pos[j], tmp[i]) ? pos[j++] : tmp[i++];
+    while (i < half) pos[k++] = tmp[i++];
+}
+
+/* order := the bucket's messages `ids` heaviest first, then in text order (token ranks), then by
+ * number. The ranks and weights are copied out per position first, so a comparison reads two
+ * short rows and no function pointer (qsort's calls and lookups were a third of merging). */
+static int sort_bucket(const Ctx *c, const int *ids, int n, int width, int *order) {
+    int *ranks = malloc(((size_t)n * width + 1) * sizeof(int)), *pos = malloc((size_t)n * sizeof(int));
+    int *tmp = malloc((size_t)(n / 2 + 1) * sizeof(int));
+    long long *weight = malloc((size_t)n * sizeof(long long));
+    if (!ranks || !pos || !tmp || !weight) {
+        free(ranks), free(pos), free(tmp), free(weight);
+        return -1;
+    }
+    for (int p = 0; p < n; p++) {
+        const int *t = c->flat + c->start[ids[p]];
+        for (int k = 0; k < width; k++) ranks[(size_t)p * width + k] = c->rank[t[k]];
+        weight[p] = c->weight[ids[p]];
+        pos[p] = p;
+    }
+    sort_positions(pos, tmp, n, weight, ids, ranks, width);
+    for (int p = 0; p < n; p++) order[p] = ids[pos[p]];
+    free(ranks), free(pos), free(tmp), free(weight);
+    return 0;
 }
 
 static int by_int(const void *pa, const void *pb) {
@@ -177,10 +221,7 @@ static int clusters(Ctx *c, int *ids, int n, IntVec **out_members, int *out_coun
     IntVec *members = NULL;
     int count = 0, cap = 0, *seen = NULL, rc = -1;
     Index ix = {0};
-    if (!order || !probes) goto done;
-    memcpy(order, ids, (size_t)n * sizeof(int));
-    sort_ctx = c;
-    qsort(order, (size_t)n, sizeof(int), by_weight_then_text);
+    if (!order || !probes || sort_bucket(c, ids, n, width, order) < 0) goto done;
     int need = (int)ceil(c->similarity * width);
     if (need < 1) need = 1;
     for (int o = 0; o < n; o++) {
@@ -190,7 +231,18 @@ static int clusters(Ctx *c, int *ids, int n, IntVec **out_members, int *out_coun
             IntVec *list = index_get(&ix, p, t[p], 0);
             probes[p] = (Probe){list ? list->len : 0, p};
         }
-        qsort(probes, (size_t)width, sizeof(Probe), by_probe);
+        if (width <= 32) { /* a few probes: sorted in place, not through qsort's calls */
+            for (int i = 1; i < width; i++) {
+                Probe x = probes[i];
+                int j = i;
+                for (; j > 0 && (probes[j - 1].len > x.len || (probes[j - 1].len == x.len && probes[j - 1].pos > x.pos));
+                     j--)
+                    probes[j] = probes[j - 1];
+                probes[j] = x;
+            }
+        } else {
+            qsort(probes, (size_t)width, sizeof(Probe), by_probe);
+        }
         int best = -1, best_same = need - 1;
         for (int k = 0; k < width - need + 1; k++) {
             int p = probes[k].pos;
@@ -463,16 +515,23 @@ PyTypeObject skillsmith_TextsType = {
     .tp_new = PyType_GenericNew,
 };
 
-static int by_width_then_index(const void *pa, const void *pb) {
-    int a = *(const int *)pa, b = *(const int *)pb;
-    const Ctx *c = sort_ctx;
-    if (c->width[a] != c->width[b]) return c->width[a] < c->width[b] ? -1 : 1;
-    return (a > b) - (a < b);
+/* ids := every message by token count, then by number (a counting sort). 0, or -1. */
+static int by_width(const Ctx *c, int *ids) {
+    int widest = 0;
+    for (Py_ssize_t i = 0; i < c->n; i++)
+        if (c->width[i] > widest) widest = c->width[i];
+    Py_ssize_t *at = calloc((size_t)widest + 2, sizeof(Py_ssize_t));
+    if (!at) return -1;
+    for (Py_ssize_t i = 0; i < c->n; i++) at[c->width[i] + 1]++;
+    for (int w = 1; w <= widest + 1; w++) at[w] += at[w - 1];
+    for (Py_ssize_t i = 0; i < c->n; i++) ids[at[c->width[i]]++] = (int)i;
+    free(at);
+    return 0;
 }
 
 /* Pass 1 over every bucket, from the messages' UTF-8 (text[i], size[i]): no Python object is
- * touched, so it runs without the GIL (`skillsmith group` merges sources on threads of their
- * own). 0, or VOCAB_MEMORY / VOCAB_LONG. */
+ * touched, so it runs without the GIL (`skillsmith group` makes fingerprints on another thread
+ * meanwhile). 0, or VOCAB_MEMORY / VOCAB_LONG. */
 static int compute_parts(Ctx *c, const char *const *text, const Py_ssize_t *size, int *ids, Parts *out) {
     IntVec flat = {0};
     int rc = VOCAB_MEMORY;
@@ -491,7 +550,6 @@ static int compute_parts(Ctx *c, const char *const *text, const Py_ssize_t *size
             from = k + 1;
         }
         c->width[i] = (int)(flat.len - c->start[i]);
-        ids[i] = (int)i;
     }
     c->flat = flat.items;
     flat.items = NULL;
@@ -499,8 +557,7 @@ static int compute_parts(Ctx *c, const char *const *text, const Py_ssize_t *size
     c->count = calloc((size_t)c->vocab.count, sizeof(int));
     c->wsum = calloc((size_t)c->vocab.count, sizeof(long long));
     sort_ctx = c;
-    if (!c->stamp || !c->count || !c->wsum || rank_tokens(c) < 0) goto done;
-    qsort(ids, (size_t)c->n, sizeof(int), by_width_then_index);
+    if (!c->stamp || !c->count || !c->wsum || rank_tokens(c) < 0 || by_width(c, ids) < 0) goto done;
     for (Py_ssize_t from = 0, to; from < c->n; from = to) {
         for (to = from + 1; to < c->n && c->width[ids[to]] == c->width[ids[from]];) to++;
         if (bucket_parts(c, ids + from, (int)(to - from), out) < 0) goto done;
