@@ -538,16 +538,17 @@ static int compute_parts(Ctx *c, const char *const *text, const Py_ssize_t *size
     if (intern(&c->vocab, "<*>", 3) != WILD) goto done;
     for (Py_ssize_t i = 0; i < c->n; i++) {
         c->start[i] = flat.len;
-        Py_ssize_t from = 0;
-        for (Py_ssize_t k = 0; k <= size[i]; k++) {
-            if (k < size[i] && text[i][k] != ' ') continue;
-            int tok = intern(&c->vocab, text[i] + from, k - from);
+        /* tokens split at every space, as str.split(" "): memchr finds them */
+        for (const char *from = text[i], *end = from + size[i];;) {
+            const char *space = memchr(from, ' ', (size_t)(end - from));
+            int tok = intern(&c->vocab, from, (space ? space : end) - from);
             if (tok < 0) {
                 rc = tok;
                 goto done;
             }
             if (vec_push(&flat, tok) < 0) goto done;
-            from = k + 1;
+            if (!space) break;
+            from = space + 1;
         }
         c->width[i] = (int)(flat.len - c->start[i]);
     }
