@@ -28,6 +28,10 @@ static int tok_cmp(const Vocab *v, int a, int b) {
     return x->n < y->n ? -1 : (x->n > y->n);
 }
 
+/* Token ranks a bucket's sort copies out at most (4 bytes each): a larger bucket is sorted
+ * reading its ranks through the token ids, so merging never holds its tokens twice over. */
+#define SORT_ROWS ((Py_ssize_t)1 << 22)
+
 typedef struct {
     Vocab vocab;
     int *flat;             /* every message's token ids */
@@ -44,6 +48,7 @@ typedef struct {
     long long *wsum;
     int mark;
     int *rank; /* per token id: its place in code point order, so sorts compare ints, not texts */
+    Py_ssize_t sort_rows; /* the most token ranks a bucket's sort copies out */
 } Ctx;
 
 /* qsort has no context argument; the sorts run without the GIL, so one per thread */
@@ -53,57 +58,73 @@ static __declspec(thread) Ctx *sort_ctx;
 static _Thread_local Ctx *sort_ctx;
 #endif
 
+/* What a bucket's sort compares, per bucket position: weight, message number, and the token
+ * ranks, copied out in rows of `width` (ranks NULL: read through c's tokens, for a bucket too
+ * large to copy). */
+typedef struct {
+    const long long *weight;
+    const int *number, *ranks;
+    int width;
+    const Ctx *c;
+} SortKeys;
+
 /* Whether bucket position a goes before b: heavier first, then by token ranks (code point
- * order of the texts), then by message number. weight, number: per position; ranks: `width`
- * per position. */
-static inline int goes_before(const long long *weight, const int *number, const int *ranks, int width, int a,
-                              int b) {
-    if (weight[a] != weight[b]) return weight[a] > weight[b];
-    const int *x = ranks + (size_t)a * width, *y = ranks + (size_t)b * width;
-    for (int k = 0; k < width; k++)
-        if (x[k] != y[k]) return x[k] < y[k];
-    return number[a] < number[b];
+ * order of the texts), then by message number. */
+static inline int goes_before(const SortKeys *s, int a, int b) {
+    if (s->weight[a] != s->weight[b]) return s->weight[a] > s->weight[b];
+    if (s->ranks) {
+        const int *x = s->ranks + (size_t)a * s->width, *y = s->ranks + (size_t)b * s->width;
+        for (int k = 0; k < s->width; k++)
+            if (x[k] != y[k]) return x[k] < y[k];
+    } else {
+        const int *x = s->c->flat + s->c->start[s->number[a]], *y = s->c->flat + s->c->start[s->number[b]];
+        for (int k = 0; k < s->width; k++)
+            if (x[k] != y[k]) return s->c->rank[x[k]] < s->c->rank[y[k]];
+    }
+    return s->number[a] < s->number[b];
 }
 
 /* Sorts pos[0..n) (bucket positions) with goes_before: a merge sort, small runs by insertion. */
-static void sort_positions(int *pos, int *tmp, int n, const long long *weight, const int *number, const int *ranks,
-                           int width) {
+static void sort_positions(int *pos, int *tmp, int n, const SortKeys *s) {
     if (n <= 16) {
         for (int i = 1; i < n; i++) {
             int p = pos[i], j = i;
-            for (; j > 0 && goes_before(weight, number, ranks, width, p, pos[j - 1]); j--) pos[j] = pos[j - 1];
+            for (; j > 0 && goes_before(s, p, pos[j - 1]); j--) pos[j] = pos[j - 1];
             pos[j] = p;
         }
         return;
     }
     int half = n / 2;
-    sort_positions(pos, tmp, half, weight, number, ranks, width);
-    sort_positions(pos + half, tmp, n - half, weight, number, ranks, width);
-    if (!goes_before(weight, number, ranks, width, pos[half], pos[half - 1])) return; /* already in order */
+    sort_positions(pos, tmp, half, s);
+    sort_positions(pos + half, tmp, n - half, s);
+    if (!goes_before(s, pos[half], pos[half - 1])) return; /* already in order */
     memcpy(tmp, pos, (size_t)half * sizeof(int));
     int i = 0, j = half, k = 0;
-    while (i < half && j < n) pos[k++] = goes_before(weight, number, ranks, width, pos[j], tmp[i]) ? pos[j++] : tmp[i++];
+    while (i < half && j < n) pos[k++] = goes_before(s, pos[j], tmp[i]) ? pos[j++] : tmp[i++];
     while (i < half) pos[k++] = tmp[i++];
 }
 
 /* order := the bucket's messages `ids` heaviest first, then in text order (token ranks), then by
- * number. The ranks and weights are copied out per position first, so a comparison reads two
- * short rows and no function pointer (qsort's calls and lookups were a third of merging). */
+ * number. The weights, and the ranks of a bucket of at most c->sort_rows tokens, are copied out
+ * per position first, so a comparison reads short rows and no function pointer (qsort's calls
+ * and lookups were a third of merging). -1 out of memory. */
 static int sort_bucket(const Ctx *c, const int *ids, int n, int width, int *order) {
-    int *ranks = malloc(((size_t)n * width + 1) * sizeof(int)), *pos = malloc((size_t)n * sizeof(int));
+    int copy = (Py_ssize_t)n * width <= c->sort_rows;
+    int *ranks = copy ? malloc(((size_t)n * width + 1) * sizeof(int)) : NULL, *pos = malloc((size_t)n * sizeof(int));
     int *tmp = malloc((size_t)(n / 2 + 1) * sizeof(int));
     long long *weight = malloc((size_t)n * sizeof(long long));
-    if (!ranks || !pos || !tmp || !weight) {
+    if ((copy && !ranks) || !pos || !tmp || !weight) {
         free(ranks), free(pos), free(tmp), free(weight);
         return -1;
     }
     for (int p = 0; p < n; p++) {
         const int *t = c->flat + c->start[ids[p]];
-        for (int k = 0; k < width; k++) ranks[(size_t)p * width + k] = c->rank[t[k]];
+        for (int k = 0; copy && k < width; k++) ranks[(size_t)p * width + k] = c->rank[t[k]];
         weight[p] = c->weight[ids[p]];
         pos[p] = p;
     }
-    sort_positions(pos, tmp, n, weight, ids, ranks, width);
+    SortKeys keys = {weight, ids, ranks, width, c};
+    sort_positions(pos, tmp, n, &keys);
     for (int p = 0; p < n; p++) order[p] = ids[pos[p]];
     free(ranks), free(pos), free(tmp), free(weight);
     return 0;
@@ -576,8 +597,9 @@ static PyObject *positional_parts(PyObject *self, PyObject *args) {
     int *ids = NULL, rc = 0;
     const char **text = NULL;
     Py_ssize_t *size = NULL;
-    if (!PyArg_ParseTuple(args, "OO!iiLdp", &messages, &PyList_Type, &weights, &c.min_variable, &c.min_rare,
-                          &c.rare_weight, &c.similarity, &c.values_by_shape))
+    c.sort_rows = SORT_ROWS;
+    if (!PyArg_ParseTuple(args, "OO!iiLdp|n", &messages, &PyList_Type, &weights, &c.min_variable, &c.min_rare,
+                          &c.rare_weight, &c.similarity, &c.values_by_shape, &c.sort_rows))
         return NULL;
     TextsObject *texts = PyObject_TypeCheck(messages, &skillsmith_TextsType) ? (TextsObject *)messages : NULL;
     if (!texts && !PyList_Check(messages)) {
@@ -654,8 +676,8 @@ static PyMethodDef methods[] = {
      "release_memory() -> whether freed heap memory went back to the system (glibc's malloc_trim)"},
     {"positional_parts", positional_parts, METH_VARARGS,
      "positional_parts(messages, weights, min_variable_values, min_rare_values, rare_weight, similarity, "
-     "values_by_shape): pass 1 of pattern merging, the parts grouping._positional_parts makes, all token counts "
-     "in increasing order."},
+     "values_by_shape[, sort_rows]): pass 1 of pattern merging, the parts grouping._positional_parts makes, all "
+     "token counts in increasing order (sort_rows: the most token ranks a bucket's sort copies out)."},
     {NULL, NULL, 0, NULL},
 };
 
