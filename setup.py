@@ -12,7 +12,9 @@ setup(
                   extra_compile_args=["-O2"]),
         Extension("skillsmith_assets._jsonl", ["skillsmith_assets/_jsonl.c"], optional=True,
                   extra_compile_args=["-O2"]),
-        Extension("skillsmith_assets.mining._patterns", ["skillsmith_assets/mining/_patterns.c"], optional=True,
+        Extension("skillsmith_assets.mining._patterns",
+                  ["skillsmith_assets/mining/_patterns.c", "skillsmith_assets/mining/_signatures.c"],
+                  depends=["skillsmith_assets/mining/_texts.h"], optional=True,
                   extra_compile_args=["-O2"]),
     ],
 )

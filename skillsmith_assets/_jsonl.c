@@ -2103,7 +2103,32 @@ PyDoc_STRVAR(ingest_scan_doc,
 "error, tags, event_key). days: UTC days (since 1970-01-01) of the taken rows' ts, each run\n"
 "once; stamped: whether a taken row had no ts; lines: the lines read, blank ones included.");
 
+/* ---------------------------------------------------------------- count_lines
+ * The line ends of a chunk, as universal-newline reading splits lines: `skillsmith group` numbers
+ * each chunk's lines from the ends before it. memchr finds them many bytes at a time (bytes.count
+ * took 0.1 s over a 270 MB input). */
+
+static PyObject *count_lines(PyObject *Py_UNUSED(self), PyObject *arg)
+{
+    Py_buffer data;
+    if (PyObject_GetBuffer(arg, &data, PyBUF_SIMPLE) < 0)
+        return NULL;
+    const char *p = data.buf, *end = p + data.len, *at;
+    Py_ssize_t lines = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (at = p; at < end && (at = memchr(at, '\n', (size_t)(end - at))) != NULL; at++)
+        lines++;
+    for (at = p; at < end && (at = memchr(at, '\r', (size_t)(end - at))) != NULL; at++)
+        lines += at + 1 == end || at[1] != '\n'; /* \r\n is one end, counted at its \n */
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&data);
+    return PyLong_FromSsize_t(lines);
+}
+
 static PyMethodDef methods[] = {
+    {"count_lines", count_lines, METH_O,
+     "count_lines(data) -> the line ends in data: \\n, \\r\\n and a lone \\r each end a line, as in "
+     "universal-newline reading"},
     {"ingest_scan", (PyCFunction)(void (*)(void))ingest_scan, METH_VARARGS | METH_KEYWORDS, ingest_scan_doc},
     {"scan", (PyCFunction)(void (*)(void))scan, METH_VARARGS | METH_KEYWORDS, scan_doc},
     {"splice", (PyCFunction)(void (*)(void))splice, METH_VARARGS | METH_KEYWORDS, splice_doc},

@@ -1,8 +1,6 @@
 import gc
-import json
 import os
 import sys
-from array import array
 from contextlib import contextmanager
 
 import click
@@ -11,8 +9,6 @@ ADDED = ("norm_error", "kind", "fingerprint", "pattern")
 # Bytes per write of the spliced output: blocks of several MB, made and freed by turns, leave
 # the C heap grown by several times their size; 1 MB writes cost no more.
 OUTPUT_PIECE = 1 << 20
-# json.dumps(text, ensure_ascii=False) without building an encoder per call.
-quote = json.JSONEncoder(ensure_ascii=False).encode
 
 
 @click.command("group")
@@ -65,22 +61,6 @@ def _without_cycle_collection():
             gc.enable()
 
 
-def added_fields(norm_error: str, kind: str, fingerprint: str, pattern: str) -> str:
-    """The end of an output line: the fields `group` adds, then the closing brace."""
-    return (f', "norm_error": {quote(norm_error)}, "kind": {quote(kind)}, "fingerprint": "{fingerprint}", '
-            f'"pattern": "{pattern}"}}\n')
-
-
-def added_fields_encoded(norms: list[str], kind: str, fingerprints: list[str], patterns: list[str],
-                         errors: str = "strict") -> list[bytes]:
-    """added_fields of many signatures of one kind, encoded to UTF-8, in one loop (a grouped
-    input can hold hundreds of thousands of distinct signatures)."""
-    kind, string = quote(kind), json.encoder.encode_basestring  # what quote does with a str
-    return [(f', "norm_error": {string(norm)}, "kind": {kind}, "fingerprint": "{fingerprint}", '
-             f'"pattern": "{pattern}"}}\n').encode("utf-8", errors)
-            for norm, fingerprint, pattern in zip(norms, fingerprints, patterns)]
-
-
 def kept_form(event: dict, raw: str) -> str | dict:
     """What to keep of an event until its output line is written: the raw line when the
     event has none of the added fields yet (its keys, spacing and escapes are kept as
@@ -90,6 +70,8 @@ def kept_form(event: dict, raw: str) -> str | dict:
 
 def event_line(kept: str | dict, fields: tuple[str, str, str, str]) -> str:
     """The output line of an event, from its kept_form (a --text line is kept as {"error": line})."""
+    from skillsmith_assets.mining.signatures import added_fields
+
     if isinstance(kept, str):
         return kept.strip()[:-1].rstrip() + added_fields(*fields)
     from skillsmith_assets.cli.jsonl_io import json_line
@@ -153,10 +135,10 @@ def _group_scanned(scanner, stdin_bytes, stdout_bytes, text_mode: bool, workers:
     """
     from skillsmith_assets.normalize.batch import default_workers, normalize_indexed
     from skillsmith_assets.cli.jsonl_io import LineChunks
-    from skillsmith_assets.mining.signatures import Signatures
+    from skillsmith_assets.mining.signatures import signature_table
 
     threads = workers or default_workers()
-    signatures = Signatures()
+    signatures = signature_table()
     chunks = []  # per chunk: where its bytes, records and pair signatures are; its slow lines' outputs
     rejected = 0
 
@@ -173,19 +155,13 @@ def _group_scanned(scanner, stdin_bytes, stdout_bytes, text_mode: bool, workers:
             chunks.append(_number_chunk(*pending, source, signatures))
         signatures.merge()
         errors = getattr(sys.stdout, "errors", None) or "strict"  # as the text stream would encode
-
-        def pieces(norms, kind, fingerprints, patterns):
-            return added_fields_encoded(norms, kind, fingerprints, patterns, errors)
-
         sys.stdout.flush()
         for where, records_at, sigs_at, literals, slow_lines in chunks:
             for at, kept, sig in slow_lines:
                 literals[at] = event_line(kept, signatures.fields(sig))
-            pair_sigs = array("i")
-            pair_sigs.frombytes(source.read_records(sigs_at))
             # A --text line is {"error": <the line>, ...}: the scanner writes the line as a JSON string.
             for part in scanner.splice(source.read_back(where), source.read_records(records_at),
-                                       signatures.pieces(pair_sigs, pieces),
+                                       signatures.endings(source.read_records(sigs_at), errors),
                                        [line.encode("utf-8", errors) for line in literals],
                                        prefix=b'{"error": ' if text_mode else b"", quote=text_mode,
                                        size=OUTPUT_PIECE):
@@ -196,8 +172,8 @@ def _group_scanned(scanner, stdin_bytes, stdout_bytes, text_mode: bool, workers:
 
 def _normalizer():
     """Where a chunk is normalized: on a thread of its own when the compiled engine runs, so
-    that it overlaps the numbering of the chunk before (in Python, holding the GIL, which the
-    engine releases); else in turn: the Python engine forks worker processes, which a process
+    that it overlaps the scanning and numbering of the chunk before (the engine releases the
+    GIL); else in turn: the Python engine forks worker processes, which a process
     with a second thread running should not do."""
     from concurrent.futures import Future, ThreadPoolExecutor
 
@@ -237,22 +213,12 @@ def _number_chunk(scanned, normalized, source, signatures):
     line's signature counted. Returns what pass 2 needs to write the chunk again."""
     _, pair_message, pair_component, pair_count, literals, events, kept = scanned
     result_of, results = normalized.result()
-    # One signature per (result, component) of the chunk (no component and "" are the same, as
-    # in the fingerprint), numbered in one call; C-level maps do the per-pair work.
-    keys = list(zip(map(result_of.__getitem__, pair_message), pair_component))
-    local = dict.fromkeys(keys)
-    local = dict(zip(local, signatures.numbers([(*results[r], c or "") for r, c in local])))
-    pair_sigs = array("i", map(local.__getitem__, keys))
-    weights = signatures.weights
-    for number, count in zip(pair_sigs, pair_count):
-        weights[number] += count
+    pair_sigs = signatures.number_pairs(result_of, results, pair_message, pair_component, pair_count)
     numbers = signatures.numbers([(*results[result_of[message]], component or "")
                                   for _, message, component, _ in events])
-    slow_lines = []
-    for (at, _, _, event), number in zip(events, numbers):
-        weights[number] += 1
-        slow_lines.append((at, event, number))
-    return (*kept, source.keep_records(pair_sigs.tobytes()), literals, slow_lines)
+    signatures.count(numbers)
+    slow_lines = [(at, event, number) for (at, _, _, event), number in zip(events, numbers)]
+    return (*kept, source.keep_records(pair_sigs), literals, slow_lines)
 
 
 def _read_slow(data: bytes, slow: list[tuple[int, int, int]], messages: list[str], text_mode: bool,

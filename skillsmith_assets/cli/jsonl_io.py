@@ -80,6 +80,25 @@ def chunk_bytes() -> int:
         return 8 << 20
 
 
+def line_counter():
+    """count_lines(data): the line ends in data, \n, \r\n and a lone \r each one, as the scanner
+    reads lines; compiled where the scanner is built."""
+    from skillsmith_assets.intake.scanner import load_scanner
+
+    scanner = load_scanner()
+    if scanner is not None:
+        return scanner.count_lines
+
+    def count_lines(data) -> int:
+        data = bytes(data)
+        lines = data.count(b"\n")
+        if data.find(b"\r") >= 0:  # \r alone ends a line too, \r\n once
+            lines += data.count(b"\r") - data.count(b"\r\n")
+        return lines
+
+    return count_lines
+
+
 @dataclass(frozen=True)
 class Chunk:
     data: memoryview  # whole lines (a view of LineChunks' buffer: valid until the next chunk)
@@ -126,6 +145,7 @@ class LineChunks:
         matters for memory: blocks of several MB allocated and freed by turns leave the C heap
         grown by several times a chunk, which was most of what a chunk cost.
         """
+        count_lines = line_counter()
         buffer = bytearray(self.size)
         view = memoryview(buffer)
         filled, line, offset = 0, 1, self.start  # filled: the start of a line carried over
@@ -144,9 +164,7 @@ class LineChunks:
                 filled = end
                 continue
             yield Chunk(view[:cut], line, offset)
-            line += buffer.count(b"\n", 0, cut)
-            if buffer.find(b"\r", 0, cut) >= 0:  # \r alone ends a line too (as the scanner reads it), \r\n once
-                line += buffer.count(b"\r", 0, cut) - buffer.count(b"\r\n", 0, cut)
+            line += count_lines(view[:cut])
             offset += cut
             buffer[:end - cut] = bytes(view[cut:end])  # a copy: the two ranges may overlap
             filled = end - cut

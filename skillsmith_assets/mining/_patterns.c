@@ -12,131 +12,11 @@
  * over all token counts in increasing order, as merge_patterns concatenates them; messages
  * are a list of str or a Texts (below), the compact store `skillsmith group` keeps them in.
  */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
-#include <limits.h>
+#include "_texts.h"
 #include <math.h>
-#include <stdint.h>
-#include <stdlib.h>
-#include <string.h>
-
-typedef struct {
-    const char *s;
-    int n;        /* 16 bytes a string: a Texts store holds hundreds of thousands */
-    int variable; /* looks like a value: a placeholder, digit or path separator, and no "://" */
-} Tok;
-
-typedef struct {
-    Tok *toks;
-    int count, cap;
-    int *slots; /* token id + 1, 0 = empty */
-    size_t mask;
-} Vocab;
-
-typedef struct {
-    int *items;
-    int len, cap;
-} IntVec;
-
-#define WILD 0 /* token id of "<*>", interned first */
-
-static int vec_push(IntVec *v, int x) {
-    if (v->len == v->cap) {
-        int cap = v->cap ? v->cap * 2 : 4;
-        int *items = realloc(v->items, (size_t)cap * sizeof(int));
-        if (!items) return -1;
-        v->items = items, v->cap = cap;
-    }
-    v->items[v->len++] = x;
-    return 0;
-}
-
-/* Eight bytes a step: normalized messages run to hundreds of bytes, and a byte-at-a-time hash
- * was most of the cost of numbering them. Only slot positions depend on it, never a number. */
-static uint64_t hash_bytes(const char *s, Py_ssize_t n) {
-    uint64_t h = 0x9E3779B97F4A7C15ULL ^ (uint64_t)n, w;
-    Py_ssize_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        memcpy(&w, s + i, 8);
-        h = (h ^ w) * 0xFF51AFD7ED558CCDULL;
-        h ^= h >> 32;
-    }
-    w = 0;
-    memcpy(&w, s + i, (size_t)(n - i));
-    h = (h ^ w) * 0xC4CEB9FE1A85EC53ULL;
-    h ^= h >> 33;
-    h *= 0xFF51AFD7ED558CCDULL;
-    return h ^ (h >> 33);
-}
-
-static int looks_variable(const char *s, Py_ssize_t n) {
-    int any = 0;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (c == ':' && i + 2 < n && s[i + 1] == '/' && s[i + 2] == '/') return 0;
-        if (c == '<' || c == '/' || c == '\\' || (c >= '0' && c <= '9')) any = 1;
-    }
-    return any;
-}
-
-static int vocab_grow(Vocab *v) {
-    size_t size = v->slots ? (v->mask + 1) * 2 : 1024;
-    int *slots = calloc(size, sizeof(int));
-    if (!slots) return -1;
-    for (int id = 0; id < v->count; id++) {
-        size_t at = hash_bytes(v->toks[id].s, v->toks[id].n) & (size - 1);
-        while (slots[at]) at = (at + 1) & (size - 1);
-        slots[at] = id + 1;
-    }
-    free(v->slots);
-    v->slots = slots, v->mask = size - 1;
-    return 0;
-}
-
-/* The number of a string already in v, or -1 and *slot where it would go. */
-static int vocab_find(Vocab *v, const char *s, Py_ssize_t n, size_t *slot) {
-    if (!v->slots || (size_t)(v->count + 1) * 2 > v->mask + 1) {
-        if (v->count >= INT_MAX - 1 || vocab_grow(v) < 0) {
-            PyErr_NoMemory();
-            return -2;
-        }
-    }
-    size_t at = hash_bytes(s, n) & v->mask;
-    while (v->slots[at]) {
-        Tok *t = &v->toks[v->slots[at] - 1];
-        if (t->n == n && memcmp(t->s, s, (size_t)n) == 0) return v->slots[at] - 1;
-        at = (at + 1) & v->mask;
-    }
-    *slot = at;
-    return -1;
-}
-
-/* Adds a string (not copied: it must outlive v) at the slot vocab_find gave; `classify` sets its
- * `variable` (tokens need it; whole texts do not, and the scan would cost a pass over them). */
-static int vocab_insert(Vocab *v, size_t slot, const char *s, Py_ssize_t n, int classify) {
-    if (n > INT_MAX) {
-        PyErr_SetString(PyExc_OverflowError, "a string of 2 GB or more");
-        return -2;
-    }
-    if (v->count == v->cap) {
-        int cap = v->cap ? v->cap * 2 : 1024;
-        Tok *toks = realloc(v->toks, (size_t)cap * sizeof(Tok));
-        if (!toks) {
-            PyErr_NoMemory();
-            return -2;
-        }
-        v->toks = toks, v->cap = cap;
-    }
-    v->toks[v->count] = (Tok){s, (int)n, classify && looks_variable(s, n)};
-    v->slots[slot] = v->count + 1;
-    return v->count++;
-}
-
-static int intern(Vocab *v, const char *s, Py_ssize_t n) {
-    size_t slot;
-    int id = vocab_find(v, s, n, &slot);
-    return id == -1 ? vocab_insert(v, slot, s, n, 1) : id;
-}
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 /* Code point order of two tokens (UTF-8 byte order is code point order), as Python compares str. */
 static int tok_cmp(const Vocab *v, int a, int b) {
@@ -147,6 +27,10 @@ static int tok_cmp(const Vocab *v, int a, int b) {
     if (c) return c;
     return x->n < y->n ? -1 : (x->n > y->n);
 }
+
+/* Token ranks a bucket's sort copies out at most (4 bytes each): a larger bucket is sorted
+ * reading its ranks through the token ids, so merging never holds its tokens twice over. */
+#define SORT_ROWS ((Py_ssize_t)1 << 22)
 
 typedef struct {
     Vocab vocab;
@@ -164,20 +48,86 @@ typedef struct {
     long long *wsum;
     int mark;
     int *rank; /* per token id: its place in code point order, so sorts compare ints, not texts */
+    Py_ssize_t sort_rows; /* the most token ranks a bucket's sort copies out */
 } Ctx;
 
-static Ctx *sort_ctx; /* qsort has no context argument; the GIL serialises calls */
+/* qsort has no context argument; the sorts run without the GIL, so one per thread */
+#if defined(_MSC_VER)
+static __declspec(thread) Ctx *sort_ctx;
+#else
+static _Thread_local Ctx *sort_ctx;
+#endif
 
-static int by_weight_then_text(const void *pa, const void *pb) {
-    int a = *(const int *)pa, b = *(const int *)pb;
-    const Ctx *c = sort_ctx;
-    if (c->weight[a] != c->weight[b]) return c->weight[a] > c->weight[b] ? -1 : 1;
-    const int *x = c->flat + c->start[a], *y = c->flat + c->start[b];
-    int w = c->width[a] < c->width[b] ? c->width[a] : c->width[b];
-    for (int k = 0; k < w; k++)
-        if (x[k] != y[k]) return c->rank[x[k]] < c->rank[y[k]] ? -1 : 1;
-    if (c->width[a] != c->width[b]) return c->width[a] < c->width[b] ? -1 : 1;
-    return (a > b) - (a < b);
+/* What a bucket's sort compares, per bucket position: weight, message number, and the token
+ * ranks, copied out in rows of `width` (ranks NULL: read through c's tokens, for a bucket too
+ * large to copy). */
+typedef struct {
+    const long long *weight;
+    const int *number, *ranks;
+    int width;
+    const Ctx *c;
+} SortKeys;
+
+/* Whether bucket position a goes before b: heavier first, then by token ranks (code point
+ * order of the texts), then by message number. */
+static inline int goes_before(const SortKeys *s, int a, int b) {
+    if (s->weight[a] != s->weight[b]) return s->weight[a] > s->weight[b];
+    if (s->ranks) {
+        const int *x = s->ranks + (size_t)a * s->width, *y = s->ranks + (size_t)b * s->width;
+        for (int k = 0; k < s->width; k++)
+            if (x[k] != y[k]) return x[k] < y[k];
+    } else {
+        const int *x = s->c->flat + s->c->start[s->number[a]], *y = s->c->flat + s->c->start[s->number[b]];
+        for (int k = 0; k < s->width; k++)
+            if (x[k] != y[k]) return s->c->rank[x[k]] < s->c->rank[y[k]];
+    }
+    return s->number[a] < s->number[b];
+}
+
+/* Sorts pos[0..n) (bucket positions) with goes_before: a merge sort, small runs by insertion. */
+static void sort_positions(int *pos, int *tmp, int n, const SortKeys *s) {
+    if (n <= 16) {
+        for (int i = 1; i < n; i++) {
+            int p = pos[i], j = i;
+            for (; j > 0 && goes_before(s, p, pos[j - 1]); j--) pos[j] = pos[j - 1];
+            pos[j] = p;
+        }
+        return;
+    }
+    int half = n / 2;
+    sort_positions(pos, tmp, half, s);
+    sort_positions(pos + half, tmp, n - half, s);
+    if (!goes_before(s, pos[half], pos[half - 1])) return; /* already in order */
+    memcpy(tmp, pos, (size_t)half * sizeof(int));
+    int i = 0, j = half, k = 0;
+    while (i < half && j < n) pos[k++] = goes_before(s, pos[j], tmp[i]) ? pos[j++] : tmp[i++];
+    while (i < half) pos[k++] = tmp[i++];
+}
+
+/* order := the bucket's messages `ids` heaviest first, then in text order (token ranks), then by
+ * number. The weights, and the ranks of a bucket of at most c->sort_rows tokens, are copied out
+ * per position first, so a comparison reads short rows and no function pointer (qsort's calls
+ * and lookups were a third of merging). -1 out of memory. */
+static int sort_bucket(const Ctx *c, const int *ids, int n, int width, int *order) {
+    int copy = (Py_ssize_t)n * width <= c->sort_rows;
+    int *ranks = copy ? malloc(((size_t)n * width + 1) * sizeof(int)) : NULL, *pos = malloc((size_t)n * sizeof(int));
+    int *tmp = malloc((size_t)(n / 2 + 1) * sizeof(int));
+    long long *weight = malloc((size_t)n * sizeof(long long));
+    if ((copy && !ranks) || !pos || !tmp || !weight) {
+        free(ranks), free(pos), free(tmp), free(weight);
+        return -1;
+    }
+    for (int p = 0; p < n; p++) {
+        const int *t = c->flat + c->start[ids[p]];
+        for (int k = 0; copy && k < width; k++) ranks[(size_t)p * width + k] = c->rank[t[k]];
+        weight[p] = c->weight[ids[p]];
+        pos[p] = p;
+    }
+    SortKeys keys = {weight, ids, ranks, width, c};
+    sort_positions(pos, tmp, n, &keys);
+    for (int p = 0; p < n; p++) order[p] = ids[pos[p]];
+    free(ranks), free(pos), free(tmp), free(weight);
+    return 0;
 }
 
 static int by_int(const void *pa, const void *pb) {
@@ -283,7 +233,7 @@ static int by_probe(const void *pa, const void *pb) {
 
 /* grouping._clusters over one bucket: each message, heaviest first then in text order, joins
  * the cluster (lowest number among equals) whose template shares the most positions with it,
- * if at least `need`. Fills `members` (one IntVec per cluster, made in order). */
+ * if at least `need`. Fills `members` (one IntVec per cluster, made in order); -1 out of memory. */
 static int clusters(Ctx *c, int *ids, int n, IntVec **out_members, int *out_count) {
     int width = c->width[ids[0]];
     int *order = malloc((size_t)n * sizeof(int));
@@ -292,10 +242,7 @@ static int clusters(Ctx *c, int *ids, int n, IntVec **out_members, int *out_coun
     IntVec *members = NULL;
     int count = 0, cap = 0, *seen = NULL, rc = -1;
     Index ix = {0};
-    if (!order || !probes) goto done;
-    memcpy(order, ids, (size_t)n * sizeof(int));
-    sort_ctx = c;
-    qsort(order, (size_t)n, sizeof(int), by_weight_then_text);
+    if (!order || !probes || sort_bucket(c, ids, n, width, order) < 0) goto done;
     int need = (int)ceil(c->similarity * width);
     if (need < 1) need = 1;
     for (int o = 0; o < n; o++) {
@@ -305,7 +252,18 @@ static int clusters(Ctx *c, int *ids, int n, IntVec **out_members, int *out_coun
             IntVec *list = index_get(&ix, p, t[p], 0);
             probes[p] = (Probe){list ? list->len : 0, p};
         }
-        qsort(probes, (size_t)width, sizeof(Probe), by_probe);
+        if (width <= 32) { /* a few probes: sorted in place, not through qsort's calls */
+            for (int i = 1; i < width; i++) {
+                Probe x = probes[i];
+                int j = i;
+                for (; j > 0 && (probes[j - 1].len > x.len || (probes[j - 1].len == x.len && probes[j - 1].pos > x.pos));
+                     j--)
+                    probes[j] = probes[j - 1];
+                probes[j] = x;
+            }
+        } else {
+            qsort(probes, (size_t)width, sizeof(Probe), by_probe);
+        }
         int best = -1, best_same = need - 1;
         for (int k = 0; k < width - need + 1; k++) {
             int p = probes[k].pos;
@@ -354,7 +312,6 @@ done:
         for (int k = 0; k < count; k++) free(members[k].items);
         free(members);
         members = NULL;
-        PyErr_NoMemory();
     }
     *out_members = members, *out_count = count;
     free(order), free(probes), free(templates.items), free(seen);
@@ -402,30 +359,63 @@ static PyObject *token_str(Ctx *c, PyObject **cache, int tok) {
     return cache[tok];
 }
 
-static PyObject *emit(Ctx *c, PyObject **cache, const IntVec *members, const char *varying, int width) {
-    PyObject *ids = PyList_New(members->len), *tokens = PyList_New(width);
+/* A part made without the GIL, made a Python object after: its members and its template's
+ * token ids (WILD where the members vary). */
+typedef struct {
+    IntVec members;
+    int *tokens;
+    int width;
+} Part;
+
+typedef struct {
+    Part *items;
+    Py_ssize_t len, cap;
+} Parts;
+
+static int parts_add(Parts *parts, const Ctx *c, IntVec members, const char *varying, int width) {
+    if (parts->len == parts->cap) {
+        Py_ssize_t cap = parts->cap ? parts->cap * 2 : 64;
+        Part *items = realloc(parts->items, (size_t)cap * sizeof(Part));
+        if (!items) return -1;
+        parts->items = items, parts->cap = cap;
+    }
+    int *tokens = malloc(((size_t)width + 1) * sizeof(int));
+    if (!tokens) return -1;
+    const int *t = c->flat + c->start[members.items[0]];
+    for (int p = 0; p < width; p++) tokens[p] = varying[p] ? WILD : t[p];
+    parts->items[parts->len++] = (Part){members, tokens, width};
+    return 0;
+}
+
+static void parts_free(Parts *parts) {
+    for (Py_ssize_t i = 0; i < parts->len; i++) free(parts->items[i].members.items), free(parts->items[i].tokens);
+    free(parts->items);
+}
+
+static PyObject *emit(Ctx *c, PyObject **cache, const Part *part) {
+    PyObject *ids = PyList_New(part->members.len), *tokens = PyList_New(part->width);
     if (!ids || !tokens) goto fail;
-    for (int k = 0; k < members->len; k++) {
-        PyObject *i = PyLong_FromLong(members->items[k]);
+    for (int k = 0; k < part->members.len; k++) {
+        PyObject *i = PyLong_FromLong(part->members.items[k]);
         if (!i) goto fail;
         PyList_SET_ITEM(ids, k, i);
     }
-    const int *t = c->flat + c->start[members->items[0]];
-    for (int p = 0; p < width; p++) {
-        PyObject *s = token_str(c, cache, varying[p] ? WILD : t[p]);
+    for (int p = 0; p < part->width; p++) {
+        PyObject *s = token_str(c, cache, part->tokens[p]);
         if (!s) goto fail;
         PyList_SET_ITEM(tokens, p, s);
     }
-    PyObject *part = PyTuple_Pack(2, ids, tokens);
+    PyObject *made = PyTuple_Pack(2, ids, tokens);
     Py_DECREF(ids), Py_DECREF(tokens);
-    return part;
+    return made;
 fail:
     Py_XDECREF(ids), Py_XDECREF(tokens);
     return NULL;
 }
 
-/* grouping._positional_parts over one bucket; appends its parts to `out`. */
-static int bucket_parts(Ctx *c, PyObject **cache, int *ids, int n, PyObject *out) {
+/* grouping._positional_parts over one bucket; adds its parts to `out`. -1 out of memory (no
+ * Python error set: this runs without the GIL). */
+static int bucket_parts(Ctx *c, int *ids, int n, Parts *out) {
     IntVec *members = NULL, values = {0};
     int count = 0, rc = -1, width = c->width[ids[0]];
     if (clusters(c, ids, n, &members, &count) < 0) return -1;
@@ -433,10 +423,7 @@ static int bucket_parts(Ctx *c, PyObject **cache, int *ids, int n, PyObject *out
     int depth = 0, cap = count > 16 ? count : 16;
     char *varying = malloc((size_t)width + 1);
     stack = malloc((size_t)cap * sizeof(IntVec));
-    if (!stack || !varying) {
-        PyErr_NoMemory();
-        goto done;
-    }
+    if (!stack || !varying) goto done;
     for (int k = 0; k < count; k++) {
         qsort(members[k].items, (size_t)members[k].len, sizeof(int), by_int);
         stack[depth++] = members[k];
@@ -449,7 +436,6 @@ static int bucket_parts(Ctx *c, PyObject **cache, int *ids, int n, PyObject *out
             varying[p] = 0;
             if (slot_values(c, &part, p, &values) < 0) {
                 free(part.items);
-                PyErr_NoMemory();
                 goto done;
             }
             if (values.len == 1) continue;
@@ -460,7 +446,6 @@ static int bucket_parts(Ctx *c, PyObject **cache, int *ids, int n, PyObject *out
         if (split_at >= 0) {
             if (slot_values(c, &part, split_at, &values) < 0) {
                 free(part.items);
-                PyErr_NoMemory();
                 goto done;
             }
             sort_ctx = c;
@@ -470,7 +455,6 @@ static int bucket_parts(Ctx *c, PyObject **cache, int *ids, int n, PyObject *out
                 IntVec *grown = realloc(stack, (size_t)cap * sizeof(IntVec));
                 if (!grown) {
                     free(part.items);
-                    PyErr_NoMemory();
                     goto done;
                 }
                 stack = grown;
@@ -487,19 +471,13 @@ static int bucket_parts(Ctx *c, PyObject **cache, int *ids, int n, PyObject *out
             }
             depth += values.len;
             free(part.items);
-            if (failed) {
-                PyErr_NoMemory();
-                goto done;
-            }
+            if (failed) goto done;
             continue;
         }
-        PyObject *emitted = emit(c, cache, &part, varying, width);
-        free(part.items);
-        if (!emitted || PyList_Append(out, emitted) < 0) {
-            Py_XDECREF(emitted);
+        if (parts_add(out, c, part, varying, width) < 0) {
+            free(part.items);
             goto done;
         }
-        Py_DECREF(emitted);
     }
     rc = 0;
 done:
@@ -509,81 +487,12 @@ done:
     return rc;
 }
 
-/* --- Texts: distinct strings numbered in order of first appearance, stored as UTF-8 ---------
- *
- * Why: `skillsmith group` keeps every distinct normalized message of its input until the
- * patterns are merged; hundreds of thousands of str objects in dicts cost about 250 bytes
- * each beyond their text, and their small blocks, interleaved with each chunk's, keep
- * memory from being returned. Here a text costs its UTF-8 bytes, an offset and a hash slot.
- * Lone surrogates are kept (surrogatepass), so any str comes back as it went in.
- */
-typedef struct {
-    PyObject_HEAD
-    Vocab vocab; /* text number -> its bytes, and the hash table */
-    char **blocks; /* the texts' bytes, in blocks that never move (growing one block by copying
-                      would hold the old and the new copy at once) */
-    Py_ssize_t nblocks, blocks_cap;
-    size_t block_used, block_cap; /* of the last block */
-} TextsObject;
-
-#define TEXT_BLOCK (1 << 20)
-
-static const char *texts_at(const TextsObject *t, Py_ssize_t i, Py_ssize_t *n) {
-    *n = t->vocab.toks[i].n;
-    return t->vocab.toks[i].s;
-}
-
-/* Room for n more bytes; where they go. */
-static char *texts_room(TextsObject *t, size_t n) {
-    if (t->nblocks && t->block_used + n <= t->block_cap) return t->blocks[t->nblocks - 1] + t->block_used;
-    if (t->nblocks == t->blocks_cap) {
-        Py_ssize_t cap = t->blocks_cap ? t->blocks_cap * 2 : 64;
-        char **blocks = realloc(t->blocks, (size_t)cap * sizeof(char *));
-        if (!blocks) return NULL;
-        t->blocks = blocks, t->blocks_cap = cap;
-    }
-    size_t size = n > TEXT_BLOCK ? n : TEXT_BLOCK;
-    char *block = malloc(size ? size : 1);
-    if (!block) return NULL;
-    t->blocks[t->nblocks++] = block;
-    t->block_used = 0, t->block_cap = size;
-    return block;
-}
-
-/* The UTF-8 of a str (surrogatepass); *owner holds a bytes object to release, or NULL. */
-static const char *utf8_of(PyObject *text, Py_ssize_t *n, PyObject **owner) {
-    *owner = NULL;
-    if (!PyUnicode_Check(text)) {
-        PyErr_SetString(PyExc_TypeError, "texts are str");
-        return NULL;
-    }
-    const char *s = PyUnicode_AsUTF8AndSize(text, n);
-    if (s || !PyErr_ExceptionMatches(PyExc_UnicodeEncodeError)) return s;
-    PyErr_Clear();
-    *owner = PyUnicode_AsEncodedString(text, "utf-8", "surrogatepass");
-    if (!*owner) return NULL;
-    *n = PyBytes_GET_SIZE(*owner);
-    return PyBytes_AS_STRING(*owner);
-}
-
 static PyObject *texts_add(TextsObject *t, PyObject *text) {
     Py_ssize_t n;
     PyObject *owner;
-    size_t slot;
     const char *s = utf8_of(text, &n, &owner);
     if (!s) return NULL;
-    int id = vocab_find(&t->vocab, s, n, &slot);
-    if (id == -1) {
-        char *room = texts_room(t, (size_t)n);
-        if (!room) {
-            PyErr_NoMemory();
-            id = -2;
-        } else {
-            memcpy(room, s, (size_t)n);
-            t->block_used += (size_t)n;
-            id = vocab_insert(&t->vocab, slot, room, n, 0);
-        }
-    }
+    int id = texts_add_utf8(t, s, n);
     Py_XDECREF(owner);
     return id < 0 ? NULL : PyLong_FromLong(id);
 }
@@ -616,7 +525,7 @@ static PySequenceMethods texts_as_sequence = {
     .sq_item = (ssizeargfunc)texts_item,
 };
 
-static PyTypeObject TextsType = {
+PyTypeObject skillsmith_TextsType = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "skillsmith_assets.mining._patterns.Texts",
     .tp_basicsize = sizeof(TextsObject),
     .tp_dealloc = (destructor)texts_dealloc,
@@ -627,95 +536,148 @@ static PyTypeObject TextsType = {
     .tp_new = PyType_GenericNew,
 };
 
-static int by_width_then_index(const void *pa, const void *pb) {
-    int a = *(const int *)pa, b = *(const int *)pb;
-    const Ctx *c = sort_ctx;
-    if (c->width[a] != c->width[b]) return c->width[a] < c->width[b] ? -1 : 1;
-    return (a > b) - (a < b);
+/* ids := every message by token count, then by number (a counting sort). 0, or -1. */
+static int by_width(const Ctx *c, int *ids) {
+    int widest = 0;
+    for (Py_ssize_t i = 0; i < c->n; i++)
+        if (c->width[i] > widest) widest = c->width[i];
+    Py_ssize_t *at = calloc((size_t)widest + 2, sizeof(Py_ssize_t));
+    if (!at) return -1;
+    for (Py_ssize_t i = 0; i < c->n; i++) at[c->width[i] + 1]++;
+    for (int w = 1; w <= widest + 1; w++) at[w] += at[w - 1];
+    for (Py_ssize_t i = 0; i < c->n; i++) ids[at[c->width[i]]++] = (int)i;
+    free(at);
+    return 0;
+}
+
+/* Pass 1 over every bucket, from the messages' UTF-8 (text[i], size[i]): no Python object is
+ * touched, so it runs without the GIL (`skillsmith group` makes fingerprints on another thread
+ * meanwhile). 0, or VOCAB_MEMORY / VOCAB_LONG. */
+static int compute_parts(Ctx *c, const char *const *text, const Py_ssize_t *size, int *ids, Parts *out) {
+    IntVec flat = {0};
+    int rc = VOCAB_MEMORY;
+    if (intern(&c->vocab, "<*>", 3) != WILD) goto done;
+    for (Py_ssize_t i = 0; i < c->n; i++) {
+        c->start[i] = flat.len;
+        /* tokens split at every space, as str.split(" "): memchr finds them */
+        for (const char *from = text[i], *end = from + size[i];;) {
+            const char *space = memchr(from, ' ', (size_t)(end - from));
+            int tok = intern(&c->vocab, from, (space ? space : end) - from);
+            if (tok < 0) {
+                rc = tok;
+                goto done;
+            }
+            if (vec_push(&flat, tok) < 0) goto done;
+            if (!space) break;
+            from = space + 1;
+        }
+        c->width[i] = (int)(flat.len - c->start[i]);
+    }
+    c->flat = flat.items;
+    flat.items = NULL;
+    c->stamp = calloc((size_t)c->vocab.count, sizeof(int));
+    c->count = calloc((size_t)c->vocab.count, sizeof(int));
+    c->wsum = calloc((size_t)c->vocab.count, sizeof(long long));
+    sort_ctx = c;
+    if (!c->stamp || !c->count || !c->wsum || rank_tokens(c) < 0 || by_width(c, ids) < 0) goto done;
+    for (Py_ssize_t from = 0, to; from < c->n; from = to) {
+        for (to = from + 1; to < c->n && c->width[ids[to]] == c->width[ids[from]];) to++;
+        if (bucket_parts(c, ids + from, (int)(to - from), out) < 0) goto done;
+    }
+    rc = 0;
+done:
+    free(flat.items);
+    return rc;
 }
 
 static PyObject *positional_parts(PyObject *self, PyObject *args) {
-    PyObject *messages, *weights;
+    PyObject *messages, *weights, *held = NULL, *out = NULL, **cache = NULL;
     Ctx c = {0};
-    PyObject *out = NULL, **cache = NULL;
-    int *ids = NULL;
-    IntVec flat = {0};
-    if (!PyArg_ParseTuple(args, "OO!iiLdp", &messages, &PyList_Type, &weights, &c.min_variable, &c.min_rare,
-                          &c.rare_weight, &c.similarity, &c.values_by_shape))
+    Parts parts = {0};
+    int *ids = NULL, rc = 0;
+    const char **text = NULL;
+    Py_ssize_t *size = NULL;
+    c.sort_rows = SORT_ROWS;
+    if (!PyArg_ParseTuple(args, "OO!iiLdp|n", &messages, &PyList_Type, &weights, &c.min_variable, &c.min_rare,
+                          &c.rare_weight, &c.similarity, &c.values_by_shape, &c.sort_rows))
         return NULL;
-    TextsObject *texts = PyObject_TypeCheck(messages, &TextsType) ? (TextsObject *)messages : NULL;
+    TextsObject *texts = PyObject_TypeCheck(messages, &skillsmith_TextsType) ? (TextsObject *)messages : NULL;
     if (!texts && !PyList_Check(messages)) {
         PyErr_SetString(PyExc_TypeError, "messages: a list of str or a Texts");
         return NULL;
     }
-    c.n = texts ? texts->vocab.count : PyList_GET_SIZE(messages);
+    /* what the work without the GIL reads stays alive: the Texts' blocks never move, and a
+     * list's str are held by a tuple of its own */
+    held = texts ? Py_NewRef(messages) : PyList_AsTuple(messages);
+    if (!held) return NULL;
+    c.n = texts ? texts->vocab.count : PyTuple_GET_SIZE(held);
     if (PyList_GET_SIZE(weights) != c.n) {
         PyErr_SetString(PyExc_ValueError, "weights must have one entry per message");
-        return NULL;
+        goto done;
     }
     c.start = malloc(((size_t)c.n + 1) * sizeof(Py_ssize_t));
     c.width = malloc(((size_t)c.n + 1) * sizeof(int));
     c.weight = malloc(((size_t)c.n + 1) * sizeof(long long));
     ids = malloc(((size_t)c.n + 1) * sizeof(int));
-    if (!c.start || !c.width || !c.weight || !ids || intern(&c.vocab, "<*>", 3) != WILD) {
+    text = malloc(((size_t)c.n + 1) * sizeof(char *));
+    size = malloc(((size_t)c.n + 1) * sizeof(Py_ssize_t));
+    if (!c.start || !c.width || !c.weight || !ids || !text || !size) {
         PyErr_NoMemory();
         goto done;
     }
     for (Py_ssize_t i = 0; i < c.n; i++) {
-        Py_ssize_t size;
-        const char *text = texts ? texts_at(texts, i, &size) : PyUnicode_AsUTF8AndSize(PyList_GET_ITEM(messages, i), &size);
-        if (!text) goto done; /* not a str, or a lone surrogate: the caller falls back */
+        text[i] = texts ? texts_at(texts, i, &size[i]) : PyUnicode_AsUTF8AndSize(PyTuple_GET_ITEM(held, i), &size[i]);
+        if (!text[i]) goto done; /* not a str, or a lone surrogate: the caller falls back */
         c.weight[i] = PyLong_AsLongLong(PyList_GET_ITEM(weights, i));
         if (c.weight[i] == -1 && PyErr_Occurred()) goto done;
-        c.start[i] = flat.len;
-        Py_ssize_t from = 0;
-        for (Py_ssize_t k = 0; k <= size; k++) {
-            if (k < size && text[k] != ' ') continue;
-            int tok = intern(&c.vocab, text + from, k - from);
-            if (tok < 0) goto done; /* the error is set */
-            if (vec_push(&flat, tok) < 0) {
-                PyErr_NoMemory();
-                goto done;
-            }
-            from = k + 1;
-        }
-        c.width[i] = (int)(flat.len - c.start[i]);
-        ids[i] = (int)i;
     }
-    c.flat = flat.items;
-    c.stamp = calloc((size_t)c.vocab.count, sizeof(int));
-    c.count = calloc((size_t)c.vocab.count, sizeof(int));
-    c.wsum = calloc((size_t)c.vocab.count, sizeof(long long));
-    cache = calloc((size_t)c.vocab.count, sizeof(PyObject *));
-    out = PyList_New(0);
-    sort_ctx = &c;
-    if (!c.stamp || !c.count || !c.wsum || !cache || !out || rank_tokens(&c) < 0) {
-        Py_CLEAR(out);
-        PyErr_NoMemory();
+    Py_BEGIN_ALLOW_THREADS
+    rc = compute_parts(&c, text, size, ids, &parts);
+    Py_END_ALLOW_THREADS
+    if (rc < 0) {
+        vocab_error(rc);
         goto done;
     }
-    qsort(ids, (size_t)c.n, sizeof(int), by_width_then_index);
-    for (Py_ssize_t from = 0, to; from < c.n; from = to) {
-        for (to = from + 1; to < c.n && c.width[ids[to]] == c.width[ids[from]];) to++;
-        if (bucket_parts(&c, cache, ids + from, (int)(to - from), out) < 0) {
-            Py_CLEAR(out);
-            goto done;
-        }
+    cache = calloc((size_t)c.vocab.count, sizeof(PyObject *));
+    out = cache ? PyList_New(parts.len) : PyErr_NoMemory();
+    for (Py_ssize_t i = 0; out && i < parts.len; i++) {
+        PyObject *part = emit(&c, cache, &parts.items[i]);
+        if (!part) Py_CLEAR(out);
+        else PyList_SET_ITEM(out, i, part);
     }
 done:
     if (cache)
         for (int k = 0; k < c.vocab.count; k++) Py_XDECREF(cache[k]);
-    free(cache), free(c.stamp), free(c.count), free(c.wsum), free(c.rank);
-    free(c.start), free(c.width), free(c.weight), free(ids), free(flat.items);
+    free(cache), free(c.stamp), free(c.count), free(c.wsum), free(c.rank), free(c.flat);
+    free(c.start), free(c.width), free(c.weight), free(ids), free(text), free(size);
     free(c.vocab.toks), free(c.vocab.slots);
+    parts_free(&parts);
+    Py_DECREF(held);
     return out;
 }
 
+/* Heap memory freed by merging (its token tables and parts, tens of MB in blocks of every size)
+ * stays resident under glibc until the top of the heap is free; `skillsmith group` writes its
+ * output after merging, so it returns that memory to the system first. */
+static PyObject *release_memory(PyObject *self, PyObject *Py_UNUSED(ignored)) {
+#if defined(__GLIBC__)
+    int released;
+    Py_BEGIN_ALLOW_THREADS
+    released = malloc_trim(0);
+    Py_END_ALLOW_THREADS
+    return PyBool_FromLong(released);
+#else
+    Py_RETURN_FALSE;
+#endif
+}
+
 static PyMethodDef methods[] = {
+    {"release_memory", release_memory, METH_NOARGS,
+     "release_memory() -> whether freed heap memory went back to the system (glibc's malloc_trim)"},
     {"positional_parts", positional_parts, METH_VARARGS,
      "positional_parts(messages, weights, min_variable_values, min_rare_values, rare_weight, similarity, "
-     "values_by_shape): pass 1 of pattern merging, the parts grouping._positional_parts makes, all token counts "
-     "in increasing order."},
+     "values_by_shape[, sort_rows]): pass 1 of pattern merging, the parts grouping._positional_parts makes, all "
+     "token counts in increasing order (sort_rows: the most token ranks a bucket's sort copies out)."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -723,12 +685,16 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_patterns",
                                     "Pass 1 of pattern merging, compiled (see grouping.py).", -1, methods};
 
 PyMODINIT_FUNC PyInit__patterns(void) {
-    if (PyType_Ready(&TextsType) < 0) return NULL;
+    if (PyType_Ready(&skillsmith_TextsType) < 0) return NULL;
     PyObject *m = PyModule_Create(&module);
     if (!m) return NULL;
-    Py_INCREF(&TextsType);
-    if (PyModule_AddObject(m, "Texts", (PyObject *)&TextsType) < 0) {
-        Py_DECREF(&TextsType);
+    Py_INCREF(&skillsmith_TextsType);
+    if (PyModule_AddObject(m, "Texts", (PyObject *)&skillsmith_TextsType) < 0) {
+        Py_DECREF(&skillsmith_TextsType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    if (skillsmith_add_table_type(m) < 0) {
         Py_DECREF(m);
         return NULL;
     }

@@ -313,7 +313,7 @@ def _span_merge(parts: list[tuple[list[int], list[str]]], messages, weights,
     is a parameter; else it falls back into its parts (two values seen often
     are two bugs, whatever their lengths).
     """
-    weight_of = [sum(weights[i] for i in members) for members, _ in parts]
+    weight_of = [sum(map(weights.__getitem__, members)) for members, _ in parts]
     order = sorted(range(len(parts)), key=lambda k: (len(parts[k][1]), -weight_of[k], " ".join(parts[k][1])))
     groups: list[_SpanGroup] = []
     by_edge: dict[tuple[int, str], set[int]] = defaultdict(set)  # first / last token -> groups
@@ -447,19 +447,24 @@ class _Tokens(Sequence):
         return self.texts[i].split(" ")
 
 
-def source_patterns(kind: str, component: str, texts: Sequence[str], weights: list[int], first_seen: Sequence,
-                    rules: MergeRules = DEFAULT_RULES) -> list[tuple[list[int], Pattern]]:
+def source_patterns(kind: str, component: str, texts: Sequence[str], weights: list[int],
+                    first_seen: Sequence | None, rules: MergeRules = DEFAULT_RULES) -> list[tuple[list[int], Pattern]]:
     """(members, Pattern) per pattern of one (kind, component)'s distinct normalized messages.
 
     The id is made of the anchor, the member seen first (ties: the smaller text; texts are
     read only for the tied members, since a compiled store makes a str per read).
+    ``first_seen`` None: the texts are in the order they were first seen, so the anchor is the
+    member with the lowest index (`skillsmith group`'s stores: no key function per member).
     """
     result = []
-    when = first_seen.__getitem__
+    when = None if first_seen is None else first_seen.__getitem__
     for members, template in merge_texts(texts, weights, rules):
-        first = when(min(members, key=when))
-        tied = [i for i in members if when(i) == first]
-        anchor = texts[tied[0]] if len(tied) == 1 else min(texts[i] for i in tied)
+        if when is None:
+            anchor = texts[min(members)]
+        else:
+            first = when(min(members, key=when))
+            tied = [i for i in members if when(i) == first]
+            anchor = texts[tied[0]] if len(tied) == 1 else min(texts[i] for i in tied)
         result.append((members, Pattern(pattern_id(kind, component, anchor), template)))
     return result
 

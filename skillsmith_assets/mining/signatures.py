@@ -8,19 +8,48 @@ and component strings are not repeated per signature), line counts, sources and 
 numbers in typed arrays. The text added to an output line (fingerprint, pattern id, JSON
 quoting) is made when a chunk is written, and kept between chunks only for signatures of
 several lines: holding it for every signature would cost more than the signatures.
+
+``Signatures`` is the reference, in Python; ``CompiledSignatures`` does the same with the
+compiled ``_patterns.Table`` (numbering a chunk's pairs and making its endings in C), and
+``signature_table()`` picks it where it is built.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import threading
 from array import array
 
 from skillsmith_assets.mining.patterns import compiled_merger, source_patterns
-from skillsmith_assets.normalize.message import fingerprinter, fingerprints
+from skillsmith_assets.normalize.message import fingerprint_head, fingerprinter, fingerprints
 
 # Bytes of output endings kept between chunks: the frequent signatures recur in every chunk,
 # and come early, so the first ones kept are the ones worth keeping; a cache cleared when full
 # would be refilled by the same one-chunk signatures that filled it.
 PIECES_KEPT = 4 << 20
+# Signatures from which CompiledSignatures.merge makes the fingerprints on a thread of their own.
+FINGERPRINTS_ON_A_THREAD = 10_000
+# Fingerprints per call on that thread: each call holds the GIL, which merging needs now and then.
+FINGERPRINTS_PER_CALL = 2048
+# json.dumps(text, ensure_ascii=False) without building an encoder per call.
+quote = json.JSONEncoder(ensure_ascii=False).encode
+
+
+def added_fields(norm_error: str, kind: str, fingerprint: str, pattern: str) -> str:
+    """The end of an output line: the fields `group` adds, then the closing brace."""
+    return (f', "norm_error": {quote(norm_error)}, "kind": {quote(kind)}, "fingerprint": "{fingerprint}", '
+            f'"pattern": "{pattern}"}}\n')
+
+
+def added_fields_encoded(norms: list[str], kind: str, fingerprints: list[str], patterns: list[str],
+                         errors: str = "strict") -> list[bytes]:
+    """added_fields of many signatures of one kind, encoded to UTF-8, in one loop (a grouped
+    input can hold hundreds of thousands of distinct signatures)."""
+    kind, string = quote(kind), json.encoder.encode_basestring  # what quote does with a str
+    return [(f', "norm_error": {string(norm)}, "kind": {kind}, "fingerprint": "{fingerprint}", '
+             f'"pattern": "{pattern}"}}\n').encode("utf-8", errors)
+            for norm, fingerprint, pattern in zip(norms, fingerprints, patterns)]
 
 
 class PyTexts:
@@ -50,6 +79,12 @@ def texts_store():
     return PyTexts() if module is None else module.Texts()
 
 
+def signature_table():
+    """A new, empty signature table: the compiled one where it is built."""
+    module = compiled_merger()
+    return Signatures() if module is None else CompiledSignatures(module)
+
+
 class Signatures:
     """Signatures numbered in order of first appearance, their line counts, then their patterns."""
 
@@ -70,6 +105,9 @@ class Signatures:
     def __len__(self) -> int:
         return len(self.weights)
 
+    def weight(self, number: int) -> int:
+        return self.weights[number]
+
     def numbers(self, items) -> list[int]:
         """The number of each (norm, kind, component) signature, a new one numbered after all
         seen before; a missing component is "". One loop for a chunk's signatures: this runs
@@ -80,6 +118,7 @@ class Signatures:
         out, new_sources, new_locals = [], array("i"), array("i")
         emit, add_source, add_local = out.append, new_sources.append, new_locals.append
         for norm, kind, component in items:
+            component = component or ""
             source = by_source.get((kind, component))
             if source is None:
                 source = self._new_source(kind, component)
@@ -98,6 +137,27 @@ class Signatures:
         self._local_of.extend(new_locals)
         return out
 
+    def number_pairs(self, result_of: list[int], results: list[tuple[str, str]], pair_message: list[int],
+                     pair_component: list, pair_count: list[int]) -> bytes:
+        """The signature of each of a chunk's pairs, as int32 bytes, each pair's count added to its
+        signature's weight: pair i is (message pair_message[i], pair_component[i]), and a message's
+        (norm, kind) is results[result_of[message]]. One signature lookup per (result, component)
+        of the chunk (no component and "" are the same, as in the fingerprint)."""
+        keys = list(zip(map(result_of.__getitem__, pair_message), pair_component))
+        local = dict.fromkeys(keys)
+        local = dict(zip(local, self.numbers([(*results[r], c) for r, c in local])))
+        pair_sigs = array("i", map(local.__getitem__, keys))
+        weights = self.weights
+        for number, count in zip(pair_sigs, pair_count):
+            weights[number] += count
+        return pair_sigs.tobytes()
+
+    def count(self, numbers) -> None:
+        """One more line for each signature of ``numbers``."""
+        weights = self.weights
+        for number in numbers:
+            weights[number] += 1
+
     def _new_source(self, kind: str, component: str) -> int:
         """Number a new (kind, component), with an empty store of its texts."""
         source = self._by_source[(kind, component)] = len(self._sources)
@@ -111,8 +171,9 @@ class Signatures:
         every line); the earliest-seen member of a pattern names it."""
         self._pattern_of = array("i", bytes(4 * len(self.weights)))
         for (kind, component), texts, numbers in zip(self._sources, self._texts, self._numbers):
+            # a source's texts are numbered in the order they were first seen, as the signatures are
             for members, pattern in source_patterns(kind, component, texts, [self.weights[n] for n in numbers],
-                                                    numbers):
+                                                    None):
                 at = len(self._pattern_ids)
                 self._pattern_ids.append(pattern.id)
                 for i in members:
@@ -125,6 +186,14 @@ class Signatures:
         norm = self._texts[source][self._local_of[number]]
         return (norm, self._sources[source][0], self._fingerprints[source](norm),
                 self._pattern_ids[self._pattern_of[number]])
+
+    def endings(self, numbers: bytes, errors: str = "strict") -> list[bytes]:
+        """The output ending (added_fields, encoded) of each signature of ``numbers`` (a chunk's
+        pairs, in order, as int32 bytes)."""
+        def make(norms, kind, fingerprints, patterns):
+            return added_fields_encoded(norms, kind, fingerprints, patterns, errors)
+
+        return self.pieces(array("i", numbers), make)
 
     def pieces(self, numbers: array, make) -> list[bytes]:
         """The output ending of each signature of ``numbers`` (a chunk's pairs, in order), made
@@ -162,3 +231,112 @@ class Signatures:
             if weights[number] > 1 and self._pieces_size + len(piece) <= PIECES_KEPT:
                 self._pieces[number] = piece
                 self._pieces_size += len(piece)
+
+
+class CompiledSignatures:
+    """Signatures with the same numbers, weights, patterns and endings, kept by the compiled
+    ``_patterns.Table``: it numbers a chunk's pairs and makes its endings in C (SHA-256 by
+    hashlib), and merging reads each source's texts from it directly."""
+
+    def __init__(self, module):
+        self._module, self._table = module, module.Table()
+        self._texts: list = []  # per source, once merged
+        self._kinds: list[str] = []
+        self._fingerprints: list = []
+        self._pattern_ids: list[str] = []
+
+    def __len__(self) -> int:
+        return len(self._table)
+
+    def weight(self, number: int) -> int:
+        return self._table.signature(number)[2]
+
+    def numbers(self, items) -> list[int]:
+        """Signatures.numbers."""
+        return self._table.numbers(items if isinstance(items, list) else list(items))
+
+    def number_pairs(self, result_of, results, pair_message, pair_component, pair_count) -> bytes:
+        """Signatures.number_pairs."""
+        return self._table.number_pairs(result_of, results, pair_message, pair_component, pair_count)
+
+    def count(self, numbers) -> None:
+        self._table.count(numbers if isinstance(numbers, list) else list(numbers))
+
+    def merge(self) -> None:
+        """Signatures.merge. The fingerprints are made meanwhile, on a thread of their own (the
+        compiled merging runs without the GIL): made when a chunk is written, they held up the
+        writing. A source whose texts do not encode to UTF-8 gets no head: its endings are made
+        in Python."""
+        table, heads = self._table, []
+        sources = table.sources()
+        for kind, component in sources:
+            try:
+                heads.append((fingerprint_head(kind, component).encode("utf-8"), quote(kind).encode("utf-8")))
+            except UnicodeEncodeError:
+                heads.append(None)
+        table.set_heads(heads)
+        printing = _Fingerprinting(table) if len(table) >= FINGERPRINTS_ON_A_THREAD else None
+        try:
+            for source, (kind, component) in enumerate(sources):
+                texts, numbers, weights = table.source(source)
+                for members, pattern in source_patterns(kind, component, texts, weights, None):
+                    table.set_pattern(source, members, len(self._pattern_ids))
+                    self._pattern_ids.append(pattern.id)
+                self._texts.append(texts)
+                self._kinds.append(kind)
+                self._fingerprints.append(fingerprinter(kind, component))
+        except BaseException:
+            if printing is not None:
+                printing.stop()
+            raise
+        if printing is not None:
+            printing.finish()
+        table.finish([pattern_id.encode("utf-8") for pattern_id in self._pattern_ids])
+        # What merging freed goes back to the system before the output is written: left to the
+        # C heap it kept the peak 4 MB higher.
+        self._module.release_memory()
+
+    def fields(self, number: int) -> tuple[str, str, str, str]:
+        """Signatures.fields."""
+        source, local, _, pattern = self._table.signature(number)
+        norm = self._texts[source][local]
+        return norm, self._kinds[source], self._fingerprints[source](norm), self._pattern_ids[pattern]
+
+    def endings(self, numbers: bytes, errors: str = "strict") -> list[bytes]:
+        """Signatures.endings, made in C; a signature whose texts hold a lone surrogate (which
+        no strict UTF-8 encoding takes) is made by added_fields_encoded, with ``errors``."""
+        def fallback(number):
+            norm, kind, fingerprint, pattern = self.fields(number)
+            return added_fields_encoded([norm], kind, [fingerprint], [pattern], errors)[0]
+
+        return self._table.endings(numbers, hashlib.sha256, fallback, PIECES_KEPT)
+
+
+class _Fingerprinting:
+    """The fingerprints of a table's signatures, made on a thread while its patterns merge."""
+
+    def __init__(self, table):
+        self._table, self._error = table, None
+        self._stop = False
+        self._thread = threading.Thread(target=self._run, name="fingerprints", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            for stop in range(FINGERPRINTS_PER_CALL, len(self._table) + FINGERPRINTS_PER_CALL, FINGERPRINTS_PER_CALL):
+                if self._stop:
+                    return
+                self._table.fingerprint(stop, hashlib.sha256)
+        except BaseException as exc:  # raised again by finish(), in the merging thread
+            self._error = exc
+
+    def stop(self) -> None:
+        """Stop early (merging failed) and wait."""
+        self._stop = True
+        self._thread.join()
+
+    def finish(self) -> None:
+        """Wait for the thread; raise what it raised."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error

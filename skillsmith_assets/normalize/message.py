@@ -210,10 +210,17 @@ def fingerprint_normalized(kind: str, component: str | None, normalized_message:
     return length_prefixed_uuid(f"v{rules.RULES_VERSION}", kind or "", component or "", normalized_message)
 
 
+def fingerprint_head(kind: str, component: str | None) -> str:
+    """What the digest input of fingerprint_normalized starts with, for every message of one
+    (kind, component): the rules version, kind and component, length-prefixed; the message
+    follows, as f"{len(norm)}:{norm}"."""
+    return "".join(f"{len(p)}:{p}" for p in (f"v{rules.RULES_VERSION}", kind or "", component or ""))
+
+
 def fingerprinter(kind: str, component: str | None):
     """fingerprint_normalized with kind and component fixed, for many messages of one source:
     the length-prefixed head of the digest input is made once."""
-    head = "".join(f"{len(p)}:{p}" for p in (f"v{rules.RULES_VERSION}", kind or "", component or ""))
+    head = fingerprint_head(kind, component)
     return lambda normalized_message: uuid_of(f"{head}{len(normalized_message)}:{normalized_message}")
 
 
@@ -221,7 +228,7 @@ def fingerprints(kind: str, component: str | None, norms: list[str]) -> list[str
     """fingerprint_normalized of many normalized messages of one source, in one loop: a
     grouped input has hundreds of thousands of signatures, and a call per one costs more
     than its hashing."""
-    head = "".join(f"{len(p)}:{p}" for p in (f"v{rules.RULES_VERSION}", kind or "", component or ""))
+    head = fingerprint_head(kind, component)
     sha256 = hashlib.sha256
     out = []
     for norm in norms:

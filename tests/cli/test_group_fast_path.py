@@ -283,6 +283,21 @@ def test_scanner_text_mode_takes_every_utf8_line_as_a_message():
     assert messages == ["x", ""] and pair_count == [2, 1] and slow == [(4, 5, 8)]
 
 
+def test_count_lines_counts_universal_newline_ends():
+    from skillsmith_assets.cli.jsonl_io import line_counter
+
+    rng = random.Random(11)
+    assert line_counter() is _jsonl.count_lines
+    for _ in range(5000):
+        data = bytes(rng.choice(b"\r\nab") for _ in range(rng.randint(0, 40)))
+        expected = data.count(b"\n") + data.count(b"\r") - data.count(b"\r\n")
+        assert _jsonl.count_lines(data) == _jsonl.count_lines(bytearray(data)) == expected
+        assert _jsonl.count_lines(memoryview(data)[1:]) == len(data[1:].splitlines(keepends=True)) - (
+            not data[1:].endswith((b"\n", b"\r")) and len(data) > 1)
+    with pytest.raises(TypeError):
+        _jsonl.count_lines("text")
+
+
 def test_splice_assembles_records_in_chunks():
     data = b'{"error": "a"}{"error": "b"}'
     records = struct.pack("=9q", 0, 0, 13, -1, 0, 0, 1, 14, 27)
@@ -361,10 +376,15 @@ def test_closed_stdin_and_a_closed_output_pipe_are_one_line_each(tmp_path):
     assert early.stdout.strip() == "141" and "Traceback" not in early.stderr
 
 
-def test_line_chunks_cover_the_input_whatever_the_line_lengths(tmp_path):
+@pytest.mark.parametrize("compiled", [True, False])
+def test_line_chunks_cover_the_input_whatever_the_line_lengths(tmp_path, monkeypatch, compiled):
     """Chunks are views of one reused buffer: every byte comes once, in order, each chunk whole
-    lines with its first line's number and offset, lines longer than the buffer included."""
+    lines with its first line's number and offset, lines longer than the buffer included (lines
+    counted in C, or in Python without the scanner)."""
     from skillsmith_assets.cli.jsonl_io import LineChunks
+
+    if not compiled:
+        monkeypatch.setenv("SKILLSMITH_PURE_PYTHON", "1")
 
     rng = random.Random(7)
     lines = [b"x" * rng.choice([0, 1, 5, 15, 16, 17, 40, 100]) + rng.choice([b"\n", b"\r\n", b"\r\r\n"])
@@ -422,7 +442,7 @@ def test_string_specials_at_every_offset():
 
 @pytest.mark.parametrize("errors", ["strict", "surrogateescape"])
 def test_endings_made_in_bulk_are_added_fields_encoded(errors):
-    from skillsmith_assets.cli.group_cmd import added_fields, added_fields_encoded
+    from skillsmith_assets.mining.signatures import added_fields, added_fields_encoded
 
     norms = ["plain", 'quote " back \\ slash', "ctrl \x00\x1f\n\t", "café \u2028 😀", ""]
     prints = [f"fp{i}" for i in range(len(norms))]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import random
+
+import pytest
 from array import array
 
 from skillsmith_assets.mining.signatures import Signatures
@@ -82,3 +84,213 @@ def test_chunk_pieces_are_each_signatures_fields_made_in_bulk(monkeypatch):
         chunk = array("i", numbers[start:start + 500])
         assert signatures.pieces(chunk, make) == [repr(signatures.fields(n)).encode() for n in chunk]
     assert 0 < len(signatures._pieces) < len(set(numbers))
+
+
+# --- the compiled table against the Python reference ---------------------------------------
+
+ODD = ["a", "b", " ", '"', "\\", "\x00", "\x01", "\x1f", "\x7f", "\n", "\t", "é", "€", "😀", "\u2028", "\ud7ff",
+       "\ue000", "\uffff", "<*>", "1", "/"]
+
+
+def _odd_text(rng, longest=12):
+    if rng.random() < 0.01:
+        return rng.choice(ODD) * rng.randint(5000, 70000)  # long texts
+    return "".join(rng.choice(ODD) for _ in range(rng.randint(0, longest)))
+
+
+def _chunks(rng, chunks=6, sources=40):
+    """Chunks as the scanner and the engine give them: (result_of, results, pair_message,
+    pair_component, pair_count), over many sources; components are None, "" or odd texts."""
+    kinds = [_odd_text(rng, 4) or "Error" for _ in range(sources // 4)] + ["KeyError"]
+    components = [None, ""] + [_odd_text(rng, 5) for _ in range(sources // 4)]
+    norms = [_odd_text(rng) for _ in range(400)]
+    out = []
+    for _ in range(chunks):
+        results = list(dict.fromkeys((rng.choice(norms), rng.choice(kinds)) for _ in range(rng.randint(1, 200))))
+        messages = rng.randint(1, 300)
+        result_of = [rng.randrange(len(results)) for _ in range(messages)]
+        pairs = rng.randint(0, 400)
+        pair_message = [rng.randrange(messages) for _ in range(pairs)]
+        pair_component = [rng.choice(components) for _ in range(pairs)]
+        pair_count = [rng.choice([1, 1, 2, 7, 1 << 40]) for _ in range(pairs)]
+        out.append((result_of, results, pair_message, pair_component, pair_count))
+    return out
+
+
+def _both():
+    from skillsmith_assets.mining import _patterns
+    from skillsmith_assets.mining.signatures import CompiledSignatures
+
+    return Signatures(), CompiledSignatures(_patterns)
+
+
+def test_compiled_table_numbers_counts_and_merges_as_the_python_one():
+    for seed in range(4):
+        rng = random.Random(seed)
+        python, compiled = _both()
+        numbered = []
+        for chunk in _chunks(rng):
+            numbered.append(python.number_pairs(*chunk))
+            assert compiled.number_pairs(*chunk) == numbered[-1]
+            items = [(_odd_text(rng), rng.choice(["KeyError", "é"]), rng.choice([None, "", "c"])) for _ in range(20)]
+            numbers = python.numbers(items)
+            assert compiled.numbers(items) == numbers
+            python.count(numbers)
+            compiled.count(numbers)
+        assert len(python) == len(compiled) > 0
+        assert [python.weight(n) for n in range(len(python))] == [compiled.weight(n) for n in range(len(compiled))]
+        python.merge()
+        compiled.merge()
+        assert [python.fields(n) for n in range(len(python))] == [compiled.fields(n) for n in range(len(compiled))]
+        for pair_sigs in numbered:
+            for errors in ("strict", "surrogateescape"):
+                assert compiled.endings(pair_sigs, errors) == python.endings(pair_sigs, errors)
+
+
+def test_compiled_endings_are_added_fields_of_each_signature(monkeypatch):
+    """Endings made in C, kept between chunks while the budget allows, are each signature's own."""
+    import skillsmith_assets.mining.signatures as module
+
+    monkeypatch.setattr(module, "PIECES_KEPT", 3000)
+    rng = random.Random(8)
+    _, compiled = _both()
+    chunks = _chunks(rng, chunks=8, sources=12)
+    numbered = [compiled.number_pairs(*chunk) for chunk in chunks]
+    compiled.merge()
+    for pair_sigs in numbered + numbered:
+        expected = [module.added_fields(*compiled.fields(n)).encode() for n in array("i", pair_sigs)]
+        assert compiled.endings(pair_sigs) == expected
+
+
+def test_compiled_endings_leave_lone_surrogates_to_python():
+    """A text with a lone surrogate has no strict UTF-8 (merging refuses it before any ending
+    is made): the C endings leave such a signature, or a source without a head, to the fallback."""
+    import hashlib
+
+    from skillsmith_assets.mining._patterns import Table
+    from skillsmith_assets.mining.signatures import added_fields, quote
+    from skillsmith_assets.normalize.message import fingerprint_head
+
+    table = Table()
+    assert table.numbers([("plain", "KeyError", ""), ("lone \ud800 here", "KeyError", ""), ("\udfff", "K", "c"),
+                          ("x", "K", "c")]) == [0, 1, 2, 3]
+    table.set_pattern(0, [0, 1], 0)
+    table.set_pattern(1, [0, 1], 1)
+    table.set_heads([(fingerprint_head("KeyError", "").encode(), quote("KeyError").encode()), None])
+    assert table.fingerprint(2, hashlib.sha256) == 2
+    table.finish([b"p0", b"p1"])
+    made = table.endings(array("i", [0, 1, 2, 3, 1]).tobytes(), hashlib.sha256, lambda n: b"fallback %d" % n, 0)
+    assert made == [added_fields("plain", "KeyError", fingerprint_normalized("KeyError", "", "plain"), "p0").encode(),
+                    b"fallback 1", b"fallback 2", b"fallback 3", b"fallback 1"]
+
+
+def test_compiled_table_refuses_bad_input_cleanly():
+    from skillsmith_assets.mining._patterns import Table
+
+    table = Table()
+    with pytest.raises(IndexError):
+        table.number_pairs([0], [("n", "K")], [1], [None], [1])
+    with pytest.raises(IndexError):
+        table.number_pairs([3], [("n", "K")], [0], [None], [1])
+    with pytest.raises(TypeError):
+        table.number_pairs([0], [("n", "K", "extra")], [0], [None], [1])
+    with pytest.raises(TypeError):
+        table.number_pairs([0], [("n", "K")], [0], [5], [1])
+    with pytest.raises(ValueError):
+        table.number_pairs([0], [("n", "K")], [0], [None, None], [1])
+    with pytest.raises(OverflowError):
+        table.number_pairs([0], [("n", "K")], [0], [None], [1 << 70])
+    with pytest.raises(TypeError):
+        table.numbers([("n", "K")])
+    with pytest.raises(IndexError):
+        table.count([99])
+    assert table.numbers([("n", "K", None)]) == [0]
+    with pytest.raises(ValueError):
+        table.endings(array("i", [0]).tobytes(), None, None, 0)  # before finish()
+    with pytest.raises(ValueError):
+        table.finish([b"p"])  # before set_heads()
+    with pytest.raises(ValueError):
+        table.fingerprint(1, None)  # before set_heads()
+    with pytest.raises(ValueError):
+        table.set_heads([None, None])  # one source
+    table.set_heads([None])
+    with pytest.raises(ValueError):
+        table.finish([b"p"])  # no pattern set
+    table.set_pattern(0, [0], 0)
+    with pytest.raises(IndexError):
+        table.finish([])
+    table.finish([b"p"])
+    with pytest.raises(IndexError):
+        table.endings(array("i", [5]).tobytes(), None, None, 0)
+    with pytest.raises(ValueError):
+        table.endings(b"123", None, None, 0)
+    with pytest.raises(ZeroDivisionError):  # the fallback's error comes through
+        table.endings(array("i", [0]).tobytes(), None, lambda number: 1 / 0, 0)
+
+
+def test_fingerprints_made_on_a_thread_while_patterns_merge(monkeypatch):
+    import skillsmith_assets.mining.signatures as module
+
+    monkeypatch.setattr(module, "FINGERPRINTS_ON_A_THREAD", 0)
+    monkeypatch.setattr(module, "FINGERPRINTS_PER_CALL", 7)
+    rng = random.Random(9)
+    python, compiled = _both()
+    numbered = [(python.number_pairs(*chunk), compiled.number_pairs(*chunk)) for chunk in _chunks(rng, sources=30)]
+    python.merge()
+    compiled.merge()
+    assert compiled._table.fingerprint(0, None) == len(compiled)  # all made
+    for made_python, made_compiled in numbered:
+        assert compiled.endings(made_compiled) == python.endings(made_python)
+
+
+def test_a_failure_on_the_fingerprint_thread_is_raised_by_merge(monkeypatch):
+    import skillsmith_assets.mining.signatures as module
+
+    def broken(data):
+        raise RuntimeError("no hash today")
+
+    monkeypatch.setattr(module, "FINGERPRINTS_ON_A_THREAD", 0)
+    monkeypatch.setattr(module.hashlib, "sha256", broken)
+    _, compiled = _both()
+    compiled.count(compiled.numbers([("a b", "K", ""), ("a c", "K", "x")]))
+    with pytest.raises(RuntimeError, match="no hash today"):
+        compiled.merge()
+
+
+def test_fingerprints_refuse_signatures_added_after_them():
+    import hashlib
+
+    from skillsmith_assets.mining._patterns import Table
+
+    table = Table()
+    table.numbers([("a", "K", "")])
+    table.set_heads([(b"h", b'"K"')])
+    assert table.fingerprint(1, hashlib.sha256) == 1
+    table.numbers([("b", "K", "")])
+    with pytest.raises(ValueError):
+        table.fingerprint(2, hashlib.sha256)
+
+
+def test_release_memory_answers_whether_memory_went_back():
+    from skillsmith_assets.mining._patterns import release_memory
+
+    assert release_memory() in (True, False)
+
+
+def test_compiled_endings_with_specials_at_every_offset():
+    """Endings read texts 8 bytes at a time: a quote, a backslash, a control character, a
+    character near the surrogates or a multi-byte one at each offset of a text."""
+    specials = ['"', "\\", "\x00", "\x1f", "\n", "\x7f", "é", "\ud7ff", "\ue000", "€", "😀", "\u2028"]
+    items = []
+    for offset in range(20):
+        for special in specials:
+            for tail in (0, 3, 8, 9):
+                items.append(("a" * offset + special + "b" * tail, "KeyError", f"c{offset % 3}"))
+    python, compiled = _both()
+    numbers = python.numbers(items)
+    assert compiled.numbers(items) == numbers
+    for table in (python, compiled):
+        table.count(numbers)
+        table.merge()
+    pairs = array("i", numbers).tobytes()
+    assert compiled.endings(pairs) == python.endings(pairs)

@@ -78,3 +78,25 @@ def test_falls_back_where_it_cannot_run():
 def test_empty_and_single():
     assert native([], [], DEFAULT_RULES) == []
     assert native([""], [1], DEFAULT_RULES) == [([0], [""])]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_parts_equal_on_long_messages_and_large_buckets(seed):
+    """Buckets of hundreds of messages (sorted in C by weight, then text), and messages of more
+    than 32 tokens (their probes sorted the other way)."""
+    rng = random.Random(seed)
+    stem = [rng.choice(WORDS) for _ in range(rng.choice([3, 12, 40, 70]))]
+    texts: dict[str, int] = {}
+    while len(texts) < 600:
+        tokens = list(stem)
+        for _ in range(rng.randint(1, 4)):
+            tokens[rng.randrange(len(tokens))] = rng.choice(WORDS + [f"id{rng.randint(0, 400)}"])
+        texts.setdefault(" ".join(tokens), rng.choice([1, 1, 1, 2, 7]))
+    texts, weights = list(texts), list(texts.values())
+    messages = [tuple(t.split(" ")) for t in texts]
+    for rules in RULES:
+        expected = [(m, t) for m, t in python_parts(messages, weights, rules)]
+        assert native(texts, weights, rules) == expected
+        # a bucket too large to copy its ranks out is sorted reading them through the tokens
+        assert _patterns.positional_parts(texts, weights, rules.min_variable_values, rules.min_rare_values,
+                                          rules.rare_weight, rules.similarity, rules.values_by_shape, 0) == expected
