@@ -188,20 +188,13 @@ class Signatures:
                 self._pattern_ids[self._pattern_of[number]])
 
     def endings(self, numbers: bytes, errors: str = "strict") -> list[bytes]:
-        """The output ending (added_fields, encoded) of each signature of ``numbers`` (a chunk's
-        pairs, in order, as int32 bytes)."""
-        def make(norms, kind, fingerprints, patterns):
-            return added_fields_encoded(norms, kind, fingerprints, patterns, errors)
-
-        return self.pieces(array("i", numbers), make)
-
-    def pieces(self, numbers: array, make) -> list[bytes]:
-        """The output ending of each signature of ``numbers`` (a chunk's pairs, in order), made
-        by make(norms, kind, fingerprints, pattern ids) for the chunk's new signatures of one
+        """The output ending (added_fields, encoded with ``errors``) of each signature of ``numbers``
+        (a chunk's pairs, in order, as int32 bytes), made for the chunk's new signatures of one
         source at a time (a call per signature would cost more than the ending). Each is made
         once per chunk; those of signatures seen on more than one line are kept between chunks
         while PIECES_KEPT bytes allow (a signature of one line is written once: keeping it
         only holds memory)."""
+        numbers = array("i", numbers)
         cache, source_of = self._pieces, self._source_of
         chunk, by_source = {}, {}
         for number in set(numbers):
@@ -211,18 +204,19 @@ class Signatures:
             else:
                 chunk[number] = piece
         for source, members in by_source.items():
-            made = self._made(source, members, make)
+            made = self._made(source, members, errors)
             chunk.update(zip(members, made))
             if self._pieces_size < PIECES_KEPT:
                 self._keep(members, made)
         return list(map(chunk.__getitem__, numbers))
 
-    def _made(self, source: int, members: list[int], make) -> list[bytes]:
-        """make(...) for signatures of one source."""
+    def _made(self, source: int, members: list[int], errors: str) -> list[bytes]:
+        """The endings of signatures of one source."""
         kind, component = self._sources[source]
         texts, local_of, ids, pattern_of = self._texts[source], self._local_of, self._pattern_ids, self._pattern_of
         norms = [texts[local_of[n]] for n in members]
-        return make(norms, kind, fingerprints(kind, component, norms), [ids[pattern_of[n]] for n in members])
+        return added_fields_encoded(norms, kind, fingerprints(kind, component, norms),
+                                    [ids[pattern_of[n]] for n in members], errors)
 
     def _keep(self, members: list[int], made: list[bytes]) -> None:
         """Keep the endings of signatures of several lines, while PIECES_KEPT bytes allow."""

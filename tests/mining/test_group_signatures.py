@@ -61,8 +61,8 @@ def test_fingerprints_of_a_source_are_fingerprint_normalized_of_each():
         assert fingerprints(kind, component, norms) == [fingerprint_normalized(kind, component, n) for n in norms]
 
 
-def test_chunk_pieces_are_each_signatures_fields_made_in_bulk(monkeypatch):
-    """pieces() makes a chunk's endings per source, in bulk, and keeps some between chunks:
+def test_chunk_endings_are_each_signatures_fields_made_in_bulk(monkeypatch):
+    """endings() makes a chunk's endings per source, in bulk, and keeps some between chunks:
     every ending is still that of its own signature, chunk after chunk."""
     import skillsmith_assets.mining.signatures as module
 
@@ -76,13 +76,10 @@ def test_chunk_pieces_are_each_signatures_fields_made_in_bulk(monkeypatch):
         signatures.weights[number] += 1
     signatures.merge()
 
-    def make(norms, kind, prints, patterns):
-        return [repr((norm, kind, fingerprint, pattern)).encode() for norm, fingerprint, pattern
-                in zip(norms, prints, patterns)]
-
     for start in range(0, len(numbers), 500):
         chunk = array("i", numbers[start:start + 500])
-        assert signatures.pieces(chunk, make) == [repr(signatures.fields(n)).encode() for n in chunk]
+        assert signatures.endings(chunk.tobytes()) == [module.added_fields(*signatures.fields(n)).encode()
+                                                       for n in chunk]
     assert 0 < len(signatures._pieces) < len(set(numbers))
 
 
