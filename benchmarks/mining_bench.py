@@ -255,6 +255,14 @@ def add_new_events(conn, rows: str) -> None:
     conn.commit()
 
 
+def before_the_tick(conn, tick_start: datetime, days: list[date], new_rows: str) -> None:
+    """The history counted, the six hours' events stored with their count deltas pending, as a tick finds them."""
+    remove_new_events(conn, tick_start)
+    count_days(conn, days)
+    add_new_events(conn, new_rows)
+    vacuum(conn, "agent_errors", "error_daily_counts")
+
+
 def vacuum(conn, *tables: str) -> None:
     """VACUUM ANALYZE the tables, then a CHECKPOINT, so what is timed next does not share the
     disk with the flushing of a bulk load's writes (a role without the right skips it)."""
@@ -411,10 +419,7 @@ def run(server: common.BenchServer, history: int = 10_000_000, tick_events: int 
                 add_history(conn, loaded + 1, size, history_start, tick_start, slots)
             loaded = size
             with watch("daily counts"):
-                remove_new_events(conn, tick_start)
-                count_days(conn, days)
-                add_new_events(conn, new_rows)
-                vacuum(conn, "agent_errors", "error_daily_counts")
+                before_the_tick(conn, tick_start, days, new_rows)
             project = scratch / f"project_{scale}"
             (project / "skills" / "proposed").mkdir(parents=True, exist_ok=True)
             common.log(f"mining: 6-hourly tick over {size:,} events of history")
@@ -437,11 +442,10 @@ def run(server: common.BenchServer, history: int = 10_000_000, tick_events: int 
             common.log(f"mining: refresh {refresh:.1f} s; check {json.dumps(check)}")
             if scale == min(scales):
                 common.log("mining: the same tick again, on dagster-postgres's own storage")
-                remove_new_events(conn, tick_start)
-                count_days(conn, days)
-                add_new_events(conn, new_rows)
-                vacuum(conn, "agent_errors", "error_daily_counts")
-                stock, _, _ = common.in_child(tick_child, target.url, str(project),
+                before_the_tick(conn, tick_start, days, new_rows)
+                stock_project = scratch / "project_stock"  # no proposal written yet, as for the first tick
+                (stock_project / "skills" / "proposed").mkdir(parents=True, exist_ok=True)
+                stock, _, _ = common.in_child(tick_child, target.url, str(stock_project),
                                               (str(scratch / "dagster_stock"), dagster_storage.url, True),
                                               now.isoformat())
                 runs[-1]["stock_storage_tick"] = stock
