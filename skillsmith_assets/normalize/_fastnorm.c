@@ -3,12 +3,14 @@
  *
  * The matcher is a backtracking machine with re's semantics: ordered
  * alternatives, greedy repeats backed off one step at a time, captures restored
- * on backtracking. A message is copied out of its Python object, normalized with
- * the GIL released (so two threads use two cores), and copied back.
+ * on backtracking. A call's messages are normalized with the GIL released, on
+ * threads of the call's own that take blocks of messages in turn, and only the
+ * distinct results are copied back.
  */
 #define PY_SSIZE_T_CLEAN
 #define _GNU_SOURCE /* memmem */
 #include <Python.h>
+#include <pythread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -889,7 +891,8 @@ static int Engine_init(Engine *self, PyObject *args, PyObject *Py_UNUSED(kwds)) 
 /* ---- normalize(messages) -> [(norm_error, kind), ...] ----------------------------------- */
 
 typedef struct {
-    Py_ssize_t start, len;           /* the normalized text in the output arena */
+    Py_ssize_t start, len;           /* the normalized text: its byte offset in the arena, its characters */
+    int wide;                        /* stored as UCS-4; else one byte a character (all below 256) */
     Py_ssize_t kind_start, kind_len; /* kind_start < 0: the default kind */
     uint64_t hash;
 } Result;
@@ -900,7 +903,7 @@ typedef struct {
     Py_ssize_t nresults, capresults;
     int32_t *slots; /* open addressing: result index + 1, 0 = empty */
     Py_ssize_t nslots;
-    ch *arena;
+    uint8_t *arena; /* the results' texts, most of them one byte a character */
     Py_ssize_t arena_len, arena_cap;
     int32_t *index; /* per message: its result */
 } Batch;
@@ -932,18 +935,38 @@ static int rehash(Batch *b) {
 }
 
 /* The index of the result for text t (normalized), adding it when new; -1: out of memory. */
+/* Whether a stored text is t[0:n] (the lengths are equal). */
+static int stored_is(const Batch *b, const Result *r, int wide, const ch *t, Py_ssize_t n) {
+    if (r->wide != wide) return 0;
+    if (wide) return memcmp(b->arena + r->start, t, (size_t)n * sizeof(ch)) == 0;
+    const uint8_t *p = b->arena + r->start;
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (p[i] != t[i]) return 0;
+    return 1;
+}
+
+/* Whether two stored texts (of the same length) are equal. */
+static int same_stored(const Batch *a, const Result *ra, const Batch *b, const Result *rb) {
+    return ra->wide == rb->wide &&
+           memcmp(a->arena + ra->start, b->arena + rb->start, (size_t)ra->len * (ra->wide ? sizeof(ch) : 1)) == 0;
+}
+
 static Py_ssize_t intern_result(const Engine *e, Batch *b, Work *w, const ch *t, Py_ssize_t n) {
     uint64_t h = hash_text(t, n);
+    ch widest = 0;
+    for (Py_ssize_t i = 0; i < n; i++) widest |= t[i];
+    int wide = widest >= 256;
     if ((b->nresults + 1) * 2 > b->nslots && !rehash(b)) return -1;
     Py_ssize_t at = (Py_ssize_t)(h & (uint64_t)(b->nslots - 1));
     while (b->slots[at]) {
         const Result *r = &b->results[b->slots[at] - 1];
-        if (r->hash == h && r->len == n && memcmp(b->arena + r->start, t, (size_t)n * sizeof(ch)) == 0)
+        if (r->hash == h && r->len == n && stored_is(b, r, wide, t, n))
             return b->slots[at] - 1;
         at = (at + 1) & (b->nslots - 1);
     }
     if (!grow((void **)&b->results, &b->capresults, b->nresults + 1, sizeof(Result)) ||
-        !grow((void **)&b->arena, &b->arena_cap, b->arena_len + n + 1, sizeof(ch)) || !ensure_bytes(w, n))
+        !grow((void **)&b->arena, &b->arena_cap, b->arena_len + (n + 1) * (Py_ssize_t)sizeof(ch), 1) ||
+        !ensure_bytes(w, n))
         return -1;
     Result *r = &b->results[b->nresults];
     Py_ssize_t kstart, kend;
@@ -953,11 +976,17 @@ static Py_ssize_t intern_result(const Engine *e, Batch *b, Work *w, const ch *t,
         r->kind_start = w->slots[2];
         r->kind_len = w->slots[3] - w->slots[2];
     }
-    memcpy(b->arena + b->arena_len, t, (size_t)n * sizeof(ch));
+    if (wide) {
+        b->arena_len = (b->arena_len + sizeof(ch) - 1) / sizeof(ch) * sizeof(ch); /* aligned */
+        memcpy(b->arena + b->arena_len, t, (size_t)n * sizeof(ch));
+    } else {
+        for (Py_ssize_t i = 0; i < n; i++) b->arena[b->arena_len + i] = (uint8_t)t[i];
+    }
     r->start = b->arena_len;
     r->len = n;
     r->hash = h;
-    b->arena_len += n;
+    r->wide = wide;
+    b->arena_len += wide ? n * (Py_ssize_t)sizeof(ch) : n;
     b->slots[at] = (int32_t)(b->nresults + 1);
     return b->nresults++;
 }
@@ -969,13 +998,145 @@ static void free_batch(Batch *b) {
     free(b->index);
 }
 
-/* Normalize every message of a list into b (the GIL is released while the rules run). */
-static int normalize_batch(Engine *self, PyObject *messages, Batch *b) {
+static void free_work(Work *w) {
+    free(w->frames);
+    free(w->trail);
+    free(w->text);
+    free(w->other);
+    free(w->bytes);
+    free(w->otherbytes);
+    free(w->numeric);
+    free(w->lower);
+}
+
+/* Messages a thread takes at a time: threads take blocks in turn, so a run of long messages
+ * does not leave the others idle, and results stay in order of first use (merge_workers). */
+#define BLOCK 64
+#define MAX_THREADS 16
+
+typedef struct Shared Shared;
+
+/* One thread's share of a call: its own working memory and its own distinct results. */
+typedef struct {
+    Shared *shared;
+    int id;
+    Batch batch;
+    Work w;
+    PyThread_type_lock done; /* released when the thread has no block left to take */
+} Worker;
+
+struct Shared {
+    const Engine *e;
+    PyObject **messages; /* the list's str objects: immutable, and the list keeps them alive */
+    Py_ssize_t count;
+    Py_ssize_t next;  /* the next block to take, taken atomically */
+    int32_t *local;   /* per message: its result in its worker's batch */
+    uint8_t *owner;   /* per block: the worker that normalized it */
+};
+
+/* The characters of a str as UCS-4; reads only the object's immutable data (no GIL needed). */
+static void copy_text(PyObject *m, ch *out, Py_ssize_t len) {
+    const void *data = PyUnicode_DATA(m);
+    switch (PyUnicode_KIND(m)) {
+    case PyUnicode_1BYTE_KIND:
+        for (Py_ssize_t i = 0; i < len; i++) out[i] = ((const Py_UCS1 *)data)[i];
+        break;
+    case PyUnicode_2BYTE_KIND:
+        for (Py_ssize_t i = 0; i < len; i++) out[i] = ((const Py_UCS2 *)data)[i];
+        break;
+    default:
+        memcpy(out, data, (size_t)len * sizeof(ch));
+    }
+}
+
+static void normalize_blocks(void *arg) {
+    Worker *k = arg;
+    Shared *s = k->shared;
+    Work *w = &k->w;
+    for (;;) {
+        Py_ssize_t block = __atomic_fetch_add(&s->next, 1, __ATOMIC_RELAXED), first = block * BLOCK;
+        if (first >= s->count || w->failed) break;
+        Py_ssize_t last = first + BLOCK < s->count ? first + BLOCK : s->count;
+        s->owner[block] = (uint8_t)k->id;
+        for (Py_ssize_t i = first; i < last && !w->failed; i++) {
+            Py_ssize_t len = PyUnicode_GET_LENGTH(s->messages[i]);
+            if (!grow((void **)&w->text, &w->captext, len + 1, sizeof(ch))) {
+                w->failed = 1;
+                break;
+            }
+            copy_text(s->messages[i], w->text, len);
+            normalize_text(s->e, w, &len);
+            Py_ssize_t result = w->failed ? -1 : intern_result(s->e, &k->batch, w, w->text, len);
+            if (result < 0) w->failed = 1;
+            else s->local[i] = (int32_t)result;
+        }
+    }
+    if (k->done) PyThread_release_lock(k->done);
+}
+
+/* A result of one worker's batch, in the merged table. */
+typedef struct {
+    const Batch *batch;
+    const Result *result;
+} Ref;
+
+typedef struct {
+    Ref *refs;
+    Py_ssize_t n;
+    int32_t *index; /* per message: its row in refs */
+} Merged;
+
+/* The workers' results as one table in order of first use, as a single thread would make it
+ * (whichever thread took which block), a text that several workers met counted once. */
+static int merge_workers(Worker *workers, int nworkers, const Shared *s, Merged *out) {
+    Py_ssize_t total = 0, nslots = 1024;
+    for (int t = 0; t < nworkers; t++) total += workers[t].batch.nresults;
+    while (nslots < 2 * total) nslots *= 2;
+    int32_t *slots = calloc((size_t)nslots, sizeof(int32_t)); /* row + 1, 0 = empty */
+    int32_t *maps[MAX_THREADS] = {0};
+    out->refs = malloc((size_t)(total + 1) * sizeof(Ref));
+    out->index = malloc((size_t)(s->count + 1) * sizeof(int32_t));
+    int ok = slots && out->refs && out->index;
+    for (int t = 0; ok && t < nworkers; t++) {
+        maps[t] = malloc((size_t)(workers[t].batch.nresults + 1) * sizeof(int32_t));
+        if (!maps[t]) ok = 0;
+        else memset(maps[t], 0xff, (size_t)workers[t].batch.nresults * sizeof(int32_t));
+    }
+    out->n = 0;
+    for (Py_ssize_t i = 0; ok && i < s->count; i++) {
+        int t = s->owner[i / BLOCK];
+        int32_t r = s->local[i], row = maps[t][r];
+        if (row < 0) {
+            const Batch *b = &workers[t].batch;
+            const Result *res = &b->results[r];
+            Py_ssize_t at = (Py_ssize_t)(res->hash & (uint64_t)(nslots - 1));
+            for (; slots[at]; at = (at + 1) & (nslots - 1)) {
+                const Ref *o = &out->refs[slots[at] - 1];
+                if (o->result->hash == res->hash && o->result->len == res->len && same_stored(o->batch, o->result, b, res))
+                    break;
+            }
+            if (!slots[at]) {
+                out->refs[out->n] = (Ref){b, res};
+                slots[at] = (int32_t)(++out->n);
+            }
+            row = maps[t][r] = slots[at] - 1;
+        }
+        out->index[i] = row;
+    }
+    free(slots);
+    for (int t = 0; t < nworkers; t++) free(maps[t]);
+    return ok;
+}
+
+/* Normalize every message of a list on up to `threads` threads (the caller's among them),
+ * the GIL released while the rules run. */
+static int normalize_batch(Engine *self, PyObject *messages, int threads, Worker *workers, int *nworkers,
+                           Merged *merged) {
     if (!PyList_Check(messages)) {
         PyErr_SetString(PyExc_TypeError, "expected a list of str");
         return 0;
     }
-    Py_ssize_t count = PyList_GET_SIZE(messages), total = 0;
+    Py_ssize_t count = PyList_GET_SIZE(messages);
     if (count > INT32_MAX) {
         PyErr_SetString(PyExc_OverflowError, "too many messages in one call");
         return 0;
@@ -986,66 +1147,64 @@ static int normalize_batch(Engine *self, PyObject *messages, Batch *b) {
             PyErr_Format(PyExc_TypeError, "message %zd is not a str", i);
             return 0;
         }
-        total += PyUnicode_GET_LENGTH(m);
+#if PY_VERSION_HEX < 0x030C0000
+        if (PyUnicode_READY(m) < 0) return 0;
+#endif
     }
-    ch *input = malloc((size_t)(total + 1) * sizeof(ch));
-    Py_ssize_t *offsets = malloc((size_t)(count + 1) * sizeof(Py_ssize_t));
-    b->index = malloc((size_t)(count + 1) * sizeof(int32_t));
-    Work w;
-    memset(&w, 0, sizeof(w));
-    int ok = 0;
-    if (!input || !offsets || !b->index) {
-        PyErr_NoMemory();
-        goto done;
-    }
-    offsets[0] = 0;
-    for (Py_ssize_t i = 0; i < count; i++) {
-        PyObject *m = PyList_GET_ITEM(messages, i);
-        Py_ssize_t len = PyUnicode_GET_LENGTH(m);
-        if (len && !PyUnicode_AsUCS4(m, input + offsets[i], len, 0)) goto done;
-        offsets[i + 1] = offsets[i] + len;
-    }
-    Py_BEGIN_ALLOW_THREADS
-    for (Py_ssize_t i = 0; i < count && !w.failed; i++) {
-        Py_ssize_t len = offsets[i + 1] - offsets[i];
-        if (!grow((void **)&w.text, &w.captext, len + 1, sizeof(ch))) {
-            w.failed = 1;
-            break;
+    Py_ssize_t nblocks = (count + BLOCK - 1) / BLOCK;
+    if (threads > nblocks) threads = (int)nblocks;
+    if (threads < 1) threads = 1;
+    if (threads > MAX_THREADS) threads = MAX_THREADS;
+    Shared shared = {.e = self, .messages = ((PyListObject *)messages)->ob_item, .count = count,
+                     .local = malloc((size_t)(count + 1) * sizeof(int32_t)), .owner = malloc((size_t)nblocks + 1)};
+    int ok = 0, failed = !shared.local || !shared.owner;
+    *nworkers = threads;
+    for (int t = 0; t < threads; t++) workers[t] = (Worker){.shared = &shared, .id = t};
+    if (!failed) {
+        Py_BEGIN_ALLOW_THREADS
+        int started[MAX_THREADS] = {0};
+        for (int t = 1; t < threads; t++) { /* a thread that cannot start leaves its blocks to the others */
+            workers[t].done = PyThread_allocate_lock();
+            if (workers[t].done && PyThread_acquire_lock(workers[t].done, WAIT_LOCK) &&
+                PyThread_start_new_thread(normalize_blocks, &workers[t]) != PYTHREAD_INVALID_THREAD_ID) {
+                started[t] = 1;
+            } else if (workers[t].done) {
+                PyThread_free_lock(workers[t].done);
+                workers[t].done = NULL;
+            }
         }
-        memcpy(w.text, input + offsets[i], (size_t)len * sizeof(ch));
-        normalize_text(self, &w, &len);
-        Py_ssize_t result = w.failed ? -1 : intern_result(self, b, &w, w.text, len);
-        if (result < 0) w.failed = 1;
-        else b->index[i] = (int32_t)result;
+        normalize_blocks(&workers[0]);
+        for (int t = 1; t < threads; t++) {
+            if (!started[t]) continue;
+            PyThread_acquire_lock(workers[t].done, WAIT_LOCK);
+            PyThread_free_lock(workers[t].done);
+            workers[t].done = NULL;
+        }
+        for (int t = 0; t < threads; t++) failed |= workers[t].w.failed;
+        failed = failed || !merge_workers(workers, threads, &shared, merged);
+        Py_END_ALLOW_THREADS
     }
-    Py_END_ALLOW_THREADS
-    if (w.failed) PyErr_NoMemory();
+    if (failed) PyErr_NoMemory();
     else ok = 1;
-done:
-    free(input);
-    free(offsets);
-    free(w.frames);
-    free(w.trail);
-    free(w.text);
-    free(w.other);
-    free(w.bytes);
-    free(w.otherbytes);
-    free(w.numeric);
-    free(w.lower);
+    for (int t = 0; t < threads; t++) free_work(&workers[t].w);
+    free(shared.local);
+    free(shared.owner);
     return ok;
 }
 
 /* [(norm_error, kind), ...] for the distinct results. */
-static PyObject *result_table(Engine *self, const Batch *b) {
-    PyObject *table = PyList_New(b->nresults);
+static PyObject *result_table(Engine *self, const Merged *m) {
+    PyObject *table = PyList_New(m->n);
     if (!table) return NULL;
-    for (Py_ssize_t i = 0; i < b->nresults; i++) {
-        const Result *r = &b->results[i];
-        PyObject *norm = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, b->arena + r->start, r->len);
+    for (Py_ssize_t i = 0; i < m->n; i++) {
+        const Result *r = m->refs[i].result;
+        const uint8_t *text = m->refs[i].batch->arena + r->start;
+        int kind_of_text = r->wide ? PyUnicode_4BYTE_KIND : PyUnicode_1BYTE_KIND;
+        PyObject *norm = PyUnicode_FromKindAndData(kind_of_text, text, r->len);
         PyObject *kind = r->kind_start < 0
                              ? PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, self->kind_default.text,
                                                          self->kind_default.len)
-                             : PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, b->arena + r->start + r->kind_start,
+                             : PyUnicode_FromKindAndData(kind_of_text, text + r->kind_start * (r->wide ? sizeof(ch) : 1),
                                                          r->kind_len);
         PyObject *pair = (norm && kind) ? PyTuple_Pack(2, norm, kind) : NULL;
         Py_XDECREF(norm);
@@ -1059,25 +1218,33 @@ static PyObject *result_table(Engine *self, const Batch *b) {
     return table;
 }
 
-static PyObject *Engine_normalize_indexed(Engine *self, PyObject *messages) {
-    Batch b;
-    memset(&b, 0, sizeof(b));
-    PyObject *table = NULL, *out = NULL;
-    if (normalize_batch(self, messages, &b) && (table = result_table(self, &b))) {
-        PyObject *index = PyBytes_FromStringAndSize((const char *)b.index,
+static PyObject *Engine_normalize_indexed(Engine *self, PyObject *args, PyObject *kwargs) {
+    static char *keywords[] = {"messages", "threads", NULL};
+    PyObject *messages, *table = NULL, *out = NULL;
+    int threads = 1, nworkers = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|i:normalize_indexed", keywords, &messages, &threads))
+        return NULL;
+    Worker workers[MAX_THREADS];
+    Merged merged = {0};
+    if (normalize_batch(self, messages, threads, workers, &nworkers, &merged) &&
+        (table = result_table(self, &merged))) {
+        PyObject *index = PyBytes_FromStringAndSize((const char *)merged.index,
                                                     (Py_ssize_t)sizeof(int32_t) * PyList_GET_SIZE(messages));
         if (index) out = PyTuple_Pack(2, index, table);
         Py_XDECREF(index);
     }
     Py_XDECREF(table);
-    free_batch(&b);
+    for (int t = 0; t < nworkers; t++) free_batch(&workers[t].batch);
+    free(merged.refs);
+    free(merged.index);
     return out;
 }
 
 static PyMethodDef Engine_methods[] = {
-    {"normalize_indexed", (PyCFunction)Engine_normalize_indexed, METH_O,
-     "normalize_indexed(messages: list[str]) -> (bytes, list[tuple[str, str]]): the distinct (norm_error, kind) "
-     "results, and per message the index of its result as native int32s."},
+    {"normalize_indexed", (PyCFunction)(void (*)(void))Engine_normalize_indexed, METH_VARARGS | METH_KEYWORDS,
+     "normalize_indexed(messages: list[str], threads=1) -> (bytes, list[tuple[str, str]]): the distinct "
+     "(norm_error, kind) results in order of first use, and per message the index of its result as native "
+     "int32s; on up to `threads` threads."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -80,6 +80,24 @@ def test_threads_return_results_in_input_order(engine, monkeypatch):
     assert [table[i] for i in index] == python_engine(messages)
 
 
+@pytest.mark.parametrize("threads", [2, 3, 16])
+def test_a_call_on_threads_answers_as_one_thread_does(engine, threads):
+    """Threads take blocks of messages in turn; the results still come in order of first
+    use, a text met by two threads is one result, and texts of every character width
+    (ASCII, Latin-1, wider) come back whole."""
+    shapes = [
+        "KeyError: {i} for user{j}@example.com", "ValueError: caf\u00e9 {j} na\u00efve", "\u65e5\u672c {i} \U0001f600 {j}",
+        "Traceback (most recent call last):\n  File \"/a.py\", line {j}, in f\nOSError: {j}", "free text number {j}",
+    ]
+    messages = [shapes[i % len(shapes)].format(i=i, j=i % 97) for i in range(3_000)]
+    one_index, one_table = engine.normalize_indexed(messages)
+    index, table = engine.normalize_indexed(messages, threads=threads)
+    assert (index, table) == (one_index, one_table)
+    assert [table[i] for i in memoryview(index).cast("i")] == python_engine(messages)
+    first_use = list(dict.fromkeys(memoryview(index).cast("i")))
+    assert first_use == list(range(len(table))) and len(table) == len(set(table))
+
+
 @pytest.mark.parametrize("pattern", [
     "a.b",  # '.' reads differently in ARE
     "(a)\\1",  # back-reference
