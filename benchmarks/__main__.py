@@ -179,7 +179,7 @@ def targets(results: dict) -> list[list[str]]:
                      _verdict(top["tick_peak_rss_mb"] < TARGETS["tick_rss_mb"])])
         backfill = mine.get("backfill")
         if backfill:
-            rows.append([f"rules-version backfill ({backfill['rows']:,} rows, {backfill['days']} days, one run)",
+            rows.append([f"rules-version backfill ({backfill['rows']:,} rows, {backfill['days']} days, one run, median of {backfill.get('repeats', 1)})",
                          ">= 200,000 rows/s", f"{common.fmt_num(backfill['rows_per_second'])} rows/s",
                          _verdict(backfill["rows_per_second"] >= TARGETS["backfill_rows_per_second"])])
     return rows
@@ -355,7 +355,9 @@ def render(results: dict, command: str, plot_name: str | None = "benchmarks.png"
             "The tick is the RunRequest of "
             "the schedule `mining_every_6_hours` (yesterday's and today's partitions) materializing "
             "`MINING_ASSETS` in-process; *tick s (run)* is the whole `materialize` call, *asset steps* the sum "
-            "of its steps. The full recompute is `REFRESH MATERIALIZED VIEW` over `agent_errors` computing the "
+            f"of its steps. Each size's tick runs {mi.get('repeats', 1)} times, each from the same starting state, "
+            "and the median run is shown (every run's time in the JSON); the recomputes are medians of as many "
+            "runs. The full recompute is `REFRESH MATERIALIZED VIEW` over `agent_errors` computing the "
             "columns `error_signatures` keeps (7- and 30-day hits, first/last seen and the union of tags per "
             "fingerprint); *without tags* is the same view without the tags, a recompute that does less than "
             "the tick. *Signatures = full recompute*: every fingerprint's 30-day hits and tags in "
@@ -375,8 +377,10 @@ def render(results: dict, command: str, plot_name: str | None = "benchmarks.png"
             b = mi["backfill"]
             lines += [f"A new rules version's backfill: the rows of {b['days']} days of the largest history "
                       f"({b['rows']:,}) marked as made by the previous version, then one run of `normalized_errors` "
-                      f"over the range, a day committed at a time: {b['seconds']:.1f} s, "
-                      f"{b['rows_per_second']:,.0f} rows/s, peak {b['peak_rss_mb']:.0f} MiB.", ""]
+                      f"over the range, a day committed at a time; done {b.get('repeats', 1)} times, the median: "
+                      f"{b['seconds']:.1f} s, {b['rows_per_second']:,.0f} rows/s, peak {b['peak_rss_mb']:.0f} MiB"
+                      + (" (each run: " + ", ".join(f"{r:,.0f}" for r in b["rows_per_second_each"]) + " rows/s)"
+                         if b.get("rows_per_second_each") else "") + ".", ""]
     lines += ["## Where the time goes", ""] + [f"- {item}" for item in findings(results)] + [
         "",
         "Profiles behind these lines, and how to take them: "

@@ -257,6 +257,11 @@ def timed_command(command: list[str], env: dict | None = None, stdin=None) -> di
     return {"seconds": wall, "peak_rss_mb": rss, "stdout": proc.stdout, "stderr": proc.stderr}
 
 
+def median(values: list, key=None):
+    """The middle one of several runs (of an odd count), by ``key``: a run as measured, not an average."""
+    return sorted(values, key=key)[len(values) // 2]
+
+
 class Stopwatch:
     """Named laps: ``with watch("step"): ...``; ``watch.laps`` keeps seconds by name, in order."""
 
