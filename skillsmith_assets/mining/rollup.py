@@ -148,12 +148,15 @@ def refresh_signatures(conn, as_of: datetime) -> int:
         cur.execute("DELETE FROM error_signatures")
         cur.execute(
             """
-            WITH c AS (SELECT * FROM error_daily_counts WHERE day > %(d30)s AND day <= %(today)s),
-            s AS (SELECT fp, min(component) AS component, min(kind) AS kind, min(norm_msg) AS norm_msg,
-                         sum(hits) AS hits_30d, coalesce(sum(hits) FILTER (WHERE day > %(d7)s), 0) AS hits_7d,
-                         min(first_seen) AS first_seen, max(last_seen) AS last_seen
-                    FROM c GROUP BY fp),
-            tagged AS (SELECT fp, array_agg(DISTINCT t ORDER BY t) AS tags FROM c, unnest(c.tags) AS t GROUP BY fp)
+            WITH s AS (SELECT fp, min(component) AS component, min(kind) AS kind, min(norm_msg) AS norm_msg,
+                              sum(hits) AS hits_30d, coalesce(sum(hits) FILTER (WHERE day > %(d7)s), 0) AS hits_7d,
+                              min(first_seen) AS first_seen, max(last_seen) AS last_seen
+                         FROM error_daily_counts WHERE day > %(d30)s AND day <= %(today)s GROUP BY fp),
+            -- each fingerprint's distinct tags first (a hash), then a small sort: sorting every
+            -- (fingerprint, tag) of 30 days for array_agg(DISTINCT ...) was most of the rollup
+            tagged AS (SELECT fp, array_agg(t ORDER BY t) AS tags
+                         FROM (SELECT DISTINCT c.fp, t FROM error_daily_counts c, unnest(c.tags) AS t
+                                WHERE c.day > %(d30)s AND c.day <= %(today)s) d GROUP BY fp)
             INSERT INTO error_signatures (fp, component, kind, norm_msg, hits_30d, hits_7d, tags,
                                           first_seen, last_seen, trend, pattern, pattern_size, pattern_template, as_of)
             SELECT s.fp, s.component, s.kind, s.norm_msg, s.hits_30d, s.hits_7d, coalesce(t.tags, '{}'),
