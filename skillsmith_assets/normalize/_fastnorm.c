@@ -897,7 +897,7 @@ typedef struct {
     uint64_t hash;
 } Result;
 
-/* The distinct results of a batch: many messages normalize to the same text. */
+/* One worker's distinct results: many messages normalize to the same text. */
 typedef struct {
     Result *results;
     Py_ssize_t nresults, capresults;
@@ -905,7 +905,6 @@ typedef struct {
     Py_ssize_t nslots;
     uint8_t *arena; /* the results' texts, most of them one byte a character */
     Py_ssize_t arena_len, arena_cap;
-    int32_t *index; /* per message: its result */
 } Batch;
 
 /* FNV-1a over pairs of characters, then mixed: the table's slots take the low bits. */
@@ -995,7 +994,6 @@ static void free_batch(Batch *b) {
     free(b->results);
     free(b->slots);
     free(b->arena);
-    free(b->index);
 }
 
 static void free_work(Work *w) {
