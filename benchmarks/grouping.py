@@ -201,7 +201,12 @@ def _timed(command: list[str], stdin_path: Path) -> dict:
     return {"seconds": wall, "max_rss_mb": rss}
 
 
-def throughput(count: int, workdir: Path, runs: int = 3, corpus: str = "sample") -> dict:
+# Runs of each command in the throughput comparison: the machine's speed drifts between runs by
+# more than the margin of a 5x target, and a median of five holds better than one of three.
+THROUGHPUT_RUNS = 5
+
+
+def throughput(count: int, workdir: Path, runs: int = THROUGHPUT_RUNS, corpus: str = "sample") -> dict:
     """Both commands in turn (ours, Drain3, ours, ...) ``runs`` times each; the median run of each counts."""
     events = workdir / f"events_{corpus}_{count}.jsonl"
     if not events.exists():
@@ -215,6 +220,8 @@ def throughput(count: int, workdir: Path, runs: int = 3, corpus: str = "sample")
     ours = sorted(ours_runs, key=lambda r: r["seconds"])[len(ours_runs) // 2]
     drain = sorted(drain_runs, key=lambda r: r["seconds"])[len(drain_runs) // 2]
     return {"events": count, "corpus": corpus, "runs": runs, "skillsmith_group": ours, "drain3": drain,
+            "skillsmith_seconds_each": [r["seconds"] for r in ours_runs],
+            "drain3_seconds_each": [r["seconds"] for r in drain_runs],
             "skillsmith_eps": count / ours["seconds"], "drain3_eps": count / drain["seconds"],
             "speedup": drain["seconds"] / ours["seconds"]}
 

@@ -122,6 +122,16 @@ def throughput_table(runs: list[dict]) -> str:
     return common.markdown_table(["corpus", "command", "wall clock", "events/s", "peak RSS"], rows)
 
 
+def each_run(runs: list[dict]) -> list[str]:
+    """Every run's seconds, in the order they ran, so the spread behind each median shows."""
+    lines = []
+    for t in runs:
+        if "skillsmith_seconds_each" in t:
+            pairs = ", ".join(f"{a:.2f} / {b:.1f}" for a, b in zip(t["skillsmith_seconds_each"], t["drain3_seconds_each"]))
+            lines.append(f"- {t['corpus']}, each run in turn (`skillsmith group` s / Drain3 s): {pairs}.")
+    return [*lines, ""] if lines else []
+
+
 def memory_table(rows: list[dict]) -> str:
     return common.markdown_table(["events", "wall clock", "peak RSS"],
                                  [[f"{m['events']:,}", f"{m['seconds']:.1f} s", f"{m['max_rss_mb']} MB"] for m in rows])
@@ -203,6 +213,7 @@ def markdown(g: dict, command: str) -> str:
             "",
             throughput_table(runs),
             "",
+            *each_run(runs),
         ]
     if g.get("memory"):
         lines += [

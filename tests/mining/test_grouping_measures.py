@@ -86,3 +86,19 @@ def test_docs_section_is_replaced_between_markers(tmp_path):
     assert "### Sentry's volatile types" in text and "### Stable identities" in text
     assert "Loghub samples were not found" in text
     assert text.count(grouping_bench.BEGIN) == 1
+
+
+def test_throughput_keeps_every_run_of_both_commands_and_shows_them(tmp_path):
+    """Both real commands, in turn, on a small generated corpus: the median is one of the runs,
+    and the page lists every run so the spread behind it shows."""
+    from benchmarks import grouping
+
+    speed = grouping.throughput(2000, tmp_path, runs=3, corpus="distinct")
+    ours, drain = speed["skillsmith_seconds_each"], speed["drain3_seconds_each"]
+    assert len(ours) == len(drain) == 3
+    assert speed["skillsmith_group"]["seconds"] == sorted(ours)[1]
+    assert speed["drain3"]["seconds"] == sorted(drain)[1]
+    lines = grouping_bench.each_run([speed])
+    assert lines[0].startswith("- distinct, each run in turn")
+    assert lines[0].count(" / ") == 4  # the heading's and one per run
+    assert f"{ours[2]:.2f} / {drain[2]:.1f}" in lines[0]
