@@ -39,3 +39,17 @@ def templates_dir() -> Path:
     """Jinja2 templates for skill files: the project's own ``templates/`` overrides the packaged ones."""
     custom = project_dir() / "templates"
     return custom if (custom / "guardrail.yaml.j2").exists() else PACKAGE_DIR / "templates"
+
+
+def cache_dir() -> Path | None:
+    """What is kept between processes to start faster (nothing that must be kept):
+    ``SKILLSMITH_CACHE_DIR``, else ``$XDG_CACHE_HOME/skillsmith`` or ``~/.cache/skillsmith``;
+    None without a home directory."""
+    if os.environ.get("SKILLSMITH_CACHE_DIR"):
+        return Path(os.environ["SKILLSMITH_CACHE_DIR"])
+    if os.environ.get("XDG_CACHE_HOME"):
+        return Path(os.environ["XDG_CACHE_HOME"]) / "skillsmith"
+    try:
+        return Path.home() / ".cache" / "skillsmith"
+    except RuntimeError:
+        return None

@@ -16,6 +16,12 @@ sys.path.insert(0, str(ROOT))
 
 TEMPLATE_DB = "skillsmith_test_template"
 
+# The compiled rule table's cache: one for the run, so tests neither read nor leave files in ~/.cache.
+if "SKILLSMITH_CACHE_DIR" not in os.environ:
+    import tempfile
+
+    os.environ["SKILLSMITH_CACHE_DIR"] = tempfile.mkdtemp(prefix="skillsmith-test-cache-")
+
 
 def with_database(url: str, name: str) -> str:
     parts = urlsplit(url)

@@ -472,6 +472,20 @@ def compile_table() -> tuple:
     return b"".join(classes.table), tuple(steps), kind, rules.KIND_DEFAULT
 
 
+def stored_table() -> tuple:
+    """compile_table(), kept between processes (table_cache.py) where a cache directory can be written."""
+    from pathlib import Path
+
+    from skillsmith_assets.normalize import table_cache
+    from skillsmith_assets.paths import cache_dir
+
+    directory = cache_dir()
+    if directory is None:
+        return compile_table()
+    inputs = (rules.STEPS, rules.KIND_PATTERN, rules.KIND_DEFAULT, rules.DIGITS, TRIM_PATTERN)
+    return table_cache.cached_table(table_cache.table_key([Path(__file__)], inputs), compile_table, directory)
+
+
 @lru_cache(maxsize=1)
 def engine():
     """The compiled engine, or None when the extension is not built or the table is not supported."""
@@ -482,7 +496,7 @@ def engine():
     except ImportError:
         return None
     try:
-        return _fastnorm.Engine(*compile_table())
+        return _fastnorm.Engine(*stored_table())
     except UnsupportedPattern as exc:  # a rule outside the dialect: the Python engine still runs it
         warnings.warn(f"compiled normalizer not used: {exc}", RuntimeWarning, stacklevel=2)
         return None
