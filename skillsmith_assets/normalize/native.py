@@ -483,7 +483,11 @@ def stored_table() -> tuple:
     if directory is None:
         return compile_table()
     inputs = (rules.STEPS, rules.KIND_PATTERN, rules.KIND_DEFAULT, rules.DIGITS, TRIM_PATTERN)
-    return table_cache.cached_table(table_cache.table_key([Path(__file__)], inputs), compile_table, directory)
+    try:
+        key = table_cache.table_key([Path(__file__)], inputs)
+    except OSError:  # installed without its source: nothing to name the table by
+        return compile_table()
+    return table_cache.cached_table(key, compile_table, directory)
 
 
 @lru_cache(maxsize=1)

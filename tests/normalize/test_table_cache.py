@@ -73,3 +73,11 @@ def test_commands_give_the_same_output_compiled_cached_and_after_damage(tmp_path
     assert all(o.returncode == 0 for o in outputs), [o.stderr for o in outputs]
     assert outputs[0].stdout == outputs[1].stdout == outputs[2].stdout
     assert "<" in outputs[0].stdout  # normalized: the address and numbers were masked
+
+
+def test_without_the_compiler_source_the_table_is_compiled(tmp_path, monkeypatch):
+    """An install that ships no .py source has nothing to name the table by: it compiles."""
+    monkeypatch.setenv("SKILLSMITH_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(native, "__file__", str(tmp_path / "absent" / "native.py"))
+    assert native.stored_table() == native.compile_table()
+    assert list(tmp_path.iterdir()) == []
