@@ -18,9 +18,12 @@ TEMPLATE_DB = "skillsmith_test_template"
 
 # The compiled rule table's cache: one for the run, so tests neither read nor leave files in ~/.cache.
 if "SKILLSMITH_CACHE_DIR" not in os.environ:
+    import atexit
+    import shutil
     import tempfile
 
     os.environ["SKILLSMITH_CACHE_DIR"] = tempfile.mkdtemp(prefix="skillsmith-test-cache-")
+    atexit.register(shutil.rmtree, os.environ["SKILLSMITH_CACHE_DIR"], ignore_errors=True)
 
 
 def with_database(url: str, name: str) -> str:
