@@ -933,11 +933,10 @@ static int rehash(Batch *b) {
     return 1;
 }
 
-/* The index of the result for text t (normalized), adding it when new; -1: out of memory. */
-/* Whether a stored text is t[0:n] (the lengths are equal). */
-static int stored_is(const Batch *b, const Result *r, int wide, const ch *t, Py_ssize_t n) {
-    if (r->wide != wide) return 0;
-    if (wide) return memcmp(b->arena + r->start, t, (size_t)n * sizeof(ch)) == 0;
+/* Whether a stored text is t[0:n] (the lengths are equal). A text stored one byte a
+ * character differs from any t holding a wider character, so t's width is not needed. */
+static int stored_is(const Batch *b, const Result *r, const ch *t, Py_ssize_t n) {
+    if (r->wide) return memcmp(b->arena + r->start, t, (size_t)n * sizeof(ch)) == 0;
     const uint8_t *p = b->arena + r->start;
     for (Py_ssize_t i = 0; i < n; i++)
         if (p[i] != t[i]) return 0;
@@ -950,19 +949,20 @@ static int same_stored(const Batch *a, const Result *ra, const Batch *b, const R
            memcmp(a->arena + ra->start, b->arena + rb->start, (size_t)ra->len * (ra->wide ? sizeof(ch) : 1)) == 0;
 }
 
+/* The index of the result for text t (normalized), adding it when new; -1: out of memory. */
 static Py_ssize_t intern_result(const Engine *e, Batch *b, Work *w, const ch *t, Py_ssize_t n) {
     uint64_t h = hash_text(t, n);
-    ch widest = 0;
-    for (Py_ssize_t i = 0; i < n; i++) widest |= t[i];
-    int wide = widest >= 256;
     if ((b->nresults + 1) * 2 > b->nslots && !rehash(b)) return -1;
     Py_ssize_t at = (Py_ssize_t)(h & (uint64_t)(b->nslots - 1));
     while (b->slots[at]) {
         const Result *r = &b->results[b->slots[at] - 1];
-        if (r->hash == h && r->len == n && stored_is(b, r, wide, t, n))
+        if (r->hash == h && r->len == n && stored_is(b, r, t, n))
             return b->slots[at] - 1;
         at = (at + 1) & (b->nslots - 1);
     }
+    ch widest = 0; /* a new result: stored one byte a character unless a character needs more */
+    for (Py_ssize_t i = 0; i < n; i++) widest |= t[i];
+    int wide = widest >= 256;
     if (!grow((void **)&b->results, &b->capresults, b->nresults + 1, sizeof(Result)) ||
         !grow((void **)&b->arena, &b->arena_cap, b->arena_len + (n + 1) * (Py_ssize_t)sizeof(ch), 1) ||
         !ensure_bytes(w, n))
