@@ -217,8 +217,10 @@ def throughput(count: int, workdir: Path, runs: int = THROUGHPUT_RUNS, corpus: s
     for _ in range(runs):
         ours_runs.append(_timed([skillsmith, "group"], events))
         drain_runs.append(_timed([python, "-m", "benchmarks.grouping", "--drain3-cli", str(events)], events))
-    ours = sorted(ours_runs, key=lambda r: r["seconds"])[len(ours_runs) // 2]
-    drain = sorted(drain_runs, key=lambda r: r["seconds"])[len(drain_runs) // 2]
+    from benchmarks.common import median  # here, not at the top: the Drain3 side imports this module
+
+    ours = median(ours_runs, key=lambda r: r["seconds"])
+    drain = median(drain_runs, key=lambda r: r["seconds"])
     return {"events": count, "corpus": corpus, "runs": runs, "skillsmith_group": ours, "drain3": drain,
             "skillsmith_seconds_each": [r["seconds"] for r in ours_runs],
             "drain3_seconds_each": [r["seconds"] for r in drain_runs],
