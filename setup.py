@@ -14,7 +14,7 @@ setup(
                   extra_compile_args=["-O2"]),
         Extension("skillsmith_assets.mining._patterns",
                   ["skillsmith_assets/mining/_patterns.c", "skillsmith_assets/mining/_signatures.c"],
-                  depends=["skillsmith_assets/mining/_texts.h"], optional=True,
+                  depends=["skillsmith_assets/mining/_texts.h", "skillsmith_assets/mining/_siphash.h"], optional=True,
                   extra_compile_args=["-O2"]),
     ],
 )

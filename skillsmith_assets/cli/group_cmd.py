@@ -126,8 +126,9 @@ def _group_scanned(scanner, stdin_bytes, stdout_bytes, text_mode: bool, workers:
     Pass 1 reads chunks of whole lines: the scanner validates and de-duplicates each
     chunk in C, Python sees each distinct (error, component) pair of a chunk once (and
     reads the other, slow, lines with the json module), and every pair is numbered by its
-    (kind, component, norm_error) signature (a chunk is normalized while the one before is
-    numbered); only the signatures stay in memory (compactly:
+    (kind, component, norm_error) signature (a chunk is scanned while the one before is
+    normalized and the one before that numbered; a message whose pairs were all numbered in
+    an earlier chunk is not normalized again); only the signatures stay in memory (compactly:
     signatures.py). Patterns are merged over the signatures. Pass 2 reads each chunk again
     (from the input when it can seek, else from a spill file) and splices the output lines
     in C. Memory holds one chunk at a time, whatever the input's size. Returns the number
@@ -142,17 +143,19 @@ def _group_scanned(scanner, stdin_bytes, stdout_bytes, text_mode: bool, workers:
     chunks = []  # per chunk: where its bytes, records and pair signatures are; its slow lines' outputs
     rejected = 0
 
-    with LineChunks(stdin_bytes) as source, _normalizer() as normalizer:
-        pending = None  # the previous chunk, scanned, and its normalization under way
+    with LineChunks(stdin_bytes) as source, _normalizer() as normalizer, _normalizer() as numberer:
+        pending = None  # the previous chunk, scanned, and its numbering under way
         for chunk in source:
             scanned, bad = _scan_chunk(scanner, chunk, source, text_mode, threads)
             rejected += bad
-            normalized = normalizer.submit(normalize_indexed, scanned[0], workers)
+            batch, seen = _to_normalize(signatures, scanned)
+            normalized = normalizer.submit(normalize_indexed, batch, workers)
+            numbered = numberer.submit(_number_chunk, signatures, scanned, normalized, seen)
             if pending is not None:
-                chunks.append(_number_chunk(*pending, source, signatures))
-            pending = scanned, normalized
+                chunks.append(_kept_chunk(*pending, source))
+            pending = scanned, numbered
         if pending is not None:
-            chunks.append(_number_chunk(*pending, source, signatures))
+            chunks.append(_kept_chunk(*pending, source))
         signatures.merge()
         errors = getattr(sys.stdout, "errors", None) or "strict"  # as the text stream would encode
         sys.stdout.flush()
@@ -171,8 +174,8 @@ def _group_scanned(scanner, stdin_bytes, stdout_bytes, text_mode: bool, workers:
 
 
 def _normalizer():
-    """Where a chunk is normalized: on a thread of its own when the compiled engine runs, so
-    that it overlaps the scanning and numbering of the chunk before (the engine releases the
+    """Where a chunk is normalized, or numbered: on a thread of its own when the compiled engine
+    runs, so that it overlaps the other steps of the chunks around it (the engine releases the
     GIL); else in turn: the Python engine forks worker processes, which a process
     with a second thread running should not do."""
     from concurrent.futures import Future, ThreadPoolExecutor
@@ -208,15 +211,38 @@ def _scan_chunk(scanner, chunk, source, text_mode: bool, threads: int):
     return (messages, pair_message, pair_component, pair_count, literals, events, kept), rejected
 
 
-def _number_chunk(scanned, normalized, source, signatures):
-    """Pass 1's counting of one chunk, once its messages are normalized (a future): each
-    line's signature counted. Returns what pass 2 needs to write the chunk again."""
-    _, pair_message, pair_component, pair_count, literals, events, kept = scanned
+def _to_normalize(signatures, scanned):
+    """The messages of a chunk to normalize, and what numbering them needs (None: all of them).
+    A message whose every pair was numbered in an earlier chunk is left out: on an input of
+    distinct messages, about a fifth of a chunk's are such repeats. The slow lines' messages are
+    always normalized (their signatures are looked up by text)."""
+    messages, pair_message, pair_component, _, _, events, _ = scanned
+    unseen = signatures.unseen(messages, pair_message, pair_component, [message for _, message, _, _ in events])
+    return (messages, None) if unseen is None else unseen
+
+
+def _number_chunk(signatures, scanned, normalized, seen):
+    """Pass 1's counting of one chunk once its messages are normalized (a future), on a thread
+    of its own, chunk after chunk (so the numbers are those of one thread), while the next chunk
+    is normalized and the one after scanned: each line's signature counted. Returns the
+    signatures of the chunk's pairs (int32 bytes) and of its slow lines. The main thread's
+    unseen() reads the table meanwhile: each is one call into the compiled table, which holds
+    the GIL throughout, so the two never interleave."""
+    _, pair_message, pair_component, pair_count, _, events, _ = scanned
     result_of, results = normalized.result()
-    pair_sigs = signatures.number_pairs(result_of, results, pair_message, pair_component, pair_count)
+    pair_sigs = signatures.number_pairs(result_of, results, pair_message, pair_component, pair_count, seen)
+    if events and seen is not None:  # result_of follows the messages normalized
+        result_of = {message: result_of[i] for i, message in enumerate(signatures.normalized_indices(seen))}
     numbers = signatures.numbers([(*results[result_of[message]], component or "")
                                   for _, message, component, _ in events])
     signatures.count(numbers)
+    return pair_sigs, numbers
+
+
+def _kept_chunk(scanned, numbered, source):
+    """What pass 2 needs to write a chunk again, once it is numbered (a future)."""
+    _, _, _, _, literals, events, kept = scanned
+    pair_sigs, numbers = numbered.result()
     slow_lines = [(at, event, number) for (at, _, _, event), number in zip(events, numbers)]
     return (*kept, source.keep_records(pair_sigs), literals, slow_lines)
 

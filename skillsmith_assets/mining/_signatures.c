@@ -14,6 +14,7 @@
  * *source*, are kept in a Texts store (_texts.h), which pattern merging reads directly.
  */
 #include "_texts.h"
+#include "_siphash.h"
 
 /* uint64 keys (0 = empty slot) to intptr values, open addressing. */
 typedef struct {
@@ -87,6 +88,12 @@ typedef struct {
     Py_ssize_t digested, digest_cap;
     Map kept;              /* signature + 1 -> its ending (a bytes reference) */
     Py_ssize_t kept_size;
+    /* pairs numbered in earlier chunks, by hash (see "pairs seen before") */
+    struct Seen *seen;
+    size_t seen_mask, seen_used, seen_limit;
+    uint64_t seen_key[2];
+    unsigned char *scratch;
+    size_t scratch_cap;
 } TableObject;
 
 static int table_grow(TableObject *t) {
@@ -200,50 +207,305 @@ static Py_ssize_t index_in(PyObject *list, Py_ssize_t i, Py_ssize_t bound) {
     return v;
 }
 
+
+/* The number of a pair's component. A chunk's pairs share a few component objects: their
+ * numbers are kept by address in `by_address` (the caller's list holds the objects), so the
+ * components dict is read once per object, not once per pair. -1 on error. */
+static int component_number(TableObject *t, Map *by_address, PyObject *c) {
+    uint64_t address = (uint64_t)(uintptr_t)c;
+    size_t at = map_slot(by_address, address);
+    if (by_address->keys[at]) return (int)by_address->values[at];
+    int component = number_in(t->components, t->component_list, c);
+    if (component < 0) return -1;
+    if (map_put(by_address, at, address, component) < 0) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    return component;
+}
+
+/* --- pairs seen before -------------------------------------------------------------------------
+ * On an input of distinct messages most of a chunk's (message, component) pairs are new, but
+ * about a fifth were met in an earlier chunk, and normalizing their messages again cost that
+ * share of `group`'s largest step. The table remembers the signature of each pair it numbers
+ * under a 96-bit SipHash of the pair, keyed with 16 random bytes drawn per table: no input can
+ * aim at a collision, and one by chance, in a run of a million pairs, is about as likely as
+ * 1 in 2**56. unseen() says which messages of a chunk still need normalizing. At most
+ * SEEN_REMEMBERED pairs are remembered (Table(remember=...) for fewer), the first ones
+ * numbered, 16 bytes each at three quarters full: memory stays flat however long the input. */
+#define SEEN_REMEMBERED (3 << 18) /* in 1 << 20 slots, 16 MB */
+#define SEEN_FIRST_SLOTS (1 << 12)
+#define SEEN_AHEAD 8 /* probes prefetched ahead */
+
+typedef struct Seen {
+    uint64_t a;
+    uint32_t b; /* a == 0 and b == 0: an empty slot */
+    int32_t sig;
+} Seen;
+
+typedef struct {
+    uint64_t a;
+    uint32_t b;
+    int32_t sig; /* remembered when unseen() looked, or -1 */
+} PairHash;      /* what unseen() hands number_pairs for each pair */
+
+/* Slots come from the system directly, where it can: from the C heap, each smaller table
+ * freed as the next grew stayed resident behind the chunks allocated since, and `group`'s
+ * peak was 12 MB higher. */
+#if defined(__unix__) || defined(__APPLE__)
+#include <sys/mman.h>
+static Seen *seen_alloc(size_t slots) {
+    void *p = mmap(NULL, slots * sizeof(Seen), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return NULL; /* zero-filled */
+#ifdef MADV_HUGEPAGE
+    /* a probe lands anywhere in the table: with 4 kB pages most also missed the TLB */
+    if (slots * sizeof(Seen) >= (2u << 20)) madvise(p, slots * sizeof(Seen), MADV_HUGEPAGE);
+#endif
+    return p;
+}
+static void seen_free(Seen *slots, size_t count) {
+    if (slots) munmap(slots, count * sizeof(Seen));
+}
+#else
+static Seen *seen_alloc(size_t slots) { return calloc(slots, sizeof(Seen)); }
+static void seen_free(Seen *slots, size_t count) { (void)count, free(slots); }
+#endif
+
+static int seen_init(TableObject *t) {
+    PyObject *os = PyImport_ImportModule("os");
+    PyObject *key = os ? PyObject_CallMethod(os, "urandom", "i", 16) : NULL;
+    Py_XDECREF(os);
+    if (!key) return -1;
+    if (!PyBytes_Check(key) || PyBytes_GET_SIZE(key) != 16) {
+        Py_DECREF(key);
+        PyErr_SetString(PyExc_RuntimeError, "os.urandom(16) gave no 16 bytes");
+        return -1;
+    }
+    memcpy(t->seen_key, PyBytes_AS_STRING(key), 16);
+    Py_DECREF(key);
+    t->seen = seen_alloc(SEEN_FIRST_SLOTS);
+    if (!t->seen) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    t->seen_mask = SEEN_FIRST_SLOTS - 1, t->seen_used = 0;
+    return 0;
+}
+
+static inline size_t seen_home(size_t mask, PairHash h) { return (size_t)(h.a ^ h.b) & mask; }
+
+static size_t seen_slot(const Seen *slots, size_t mask, PairHash h) {
+    size_t at = seen_home(mask, h);
+    while ((slots[at].a || slots[at].b) && (slots[at].a != h.a || slots[at].b != h.b)) at = (at + 1) & mask;
+    return at;
+}
+
+/* The remembered signature of the pair, or -1. */
+static int seen_get(const TableObject *t, PairHash h) {
+    const Seen *slot = &t->seen[seen_slot(t->seen, t->seen_mask, h)];
+    return slot->a || slot->b ? slot->sig : -1;
+}
+
+/* Remembers the pair's signature while there is room; -1 out of memory. */
+static int seen_put(TableObject *t, PairHash h, int sig) {
+    size_t at = seen_slot(t->seen, t->seen_mask, h);
+    if (t->seen[at].a || t->seen[at].b) return 0;
+    if (t->seen_used >= t->seen_limit) return 0; /* full: the pairs remembered so far stay */
+    size_t slots = t->seen_mask + 1;
+    if ((t->seen_used + 1) * 4 > slots * 3) {
+        Seen *grown = seen_alloc(slots * 2);
+        if (!grown) return -1;
+        for (size_t i = 0; i < slots; i++)
+            if (t->seen[i].a || t->seen[i].b) {
+                PairHash old = {t->seen[i].a, t->seen[i].b, -1};
+                grown[seen_slot(grown, slots * 2 - 1, old)] = t->seen[i];
+            }
+        seen_free(t->seen, slots);
+        t->seen = grown, t->seen_mask = slots * 2 - 1;
+        at = seen_slot(t->seen, t->seen_mask, h);
+    }
+    t->seen[at] = (Seen){h.a, h.b, sig};
+    t->seen_used++;
+    return 0;
+}
+
+/* The hash of (message, component number): SipHash of the str's characters as CPython holds
+ * them (a str is always held in the narrowest width its characters fit, so equal texts give
+ * equal bytes), then its length, width and the component. -1 on error (not a str). */
+static int pair_hash(TableObject *t, PyObject *message, int component, PairHash *out) {
+    if (!PyUnicode_Check(message)) {
+        PyErr_SetString(PyExc_TypeError, "messages are str");
+        return -1;
+    }
+    size_t width = (size_t)PyUnicode_KIND(message), n = (size_t)PyUnicode_GET_LENGTH(message) * width;
+    size_t need = n + 16;
+    if (need > t->scratch_cap) {
+        unsigned char *grown = realloc(t->scratch, need * 2);
+        if (!grown) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        t->scratch = grown, t->scratch_cap = need * 2;
+    }
+    uint64_t length = n;
+    uint32_t tail[2] = {(uint32_t)width, (uint32_t)component};
+    memcpy(t->scratch, PyUnicode_DATA(message), n);
+    memcpy(t->scratch + n, &length, 8);
+    memcpy(t->scratch + n + 8, tail, 8);
+    uint64_t h[2];
+    siphash13_128(t->seen_key[0], t->seen_key[1], t->scratch, need, h);
+    out->a = h[0], out->b = (uint32_t)h[1], out->sig = -1;
+    if (!out->a && !out->b) out->b = 1; /* never an empty slot's */
+    return 0;
+}
+
+static PyObject *table_forget_pairs(TableObject *t, PyObject *Py_UNUSED(ignored)) {
+    seen_free(t->seen, t->seen ? t->seen_mask + 1 : 0), free(t->scratch);
+    t->seen = NULL, t->scratch = NULL;
+    t->seen_mask = t->seen_used = t->scratch_cap = 0;
+    Py_RETURN_NONE;
+}
+
+static PyObject *table_unseen(TableObject *t, PyObject *args) {
+    PyObject *messages, *pair_message, *pair_component, *forced;
+    if (!PyArg_ParseTuple(args, "O!O!O!O!:unseen", &PyList_Type, &messages, &PyList_Type, &pair_message,
+                          &PyList_Type, &pair_component, &PyList_Type, &forced))
+        return NULL;
+    Py_ssize_t n = PyList_GET_SIZE(pair_message), count = PyList_GET_SIZE(messages);
+    if (PyList_GET_SIZE(pair_component) != n) {
+        PyErr_SetString(PyExc_ValueError, "one component per pair");
+        return NULL;
+    }
+    if (!t->seen && seen_init(t) < 0) return NULL;
+    PyObject *hashes = PyBytes_FromStringAndSize(NULL, n * (Py_ssize_t)sizeof(PairHash)), *result = NULL;
+    PyObject *todo = NULL, *batch = NULL;
+    unsigned char *need = calloc((size_t)count + 1, 1);
+    int32_t *message_of = malloc(((size_t)n + 1) * sizeof(int32_t));
+    Map components = {0};
+    if (!hashes || !need || !message_of || map_init(&components, 64) < 0) {
+        if (hashes) PyErr_NoMemory();
+        goto done;
+    }
+    PairHash *h = (PairHash *)PyBytes_AS_STRING(hashes);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_ssize_t m = index_in(pair_message, i, count);
+        int component = m < 0 ? -1 : component_number(t, &components, PyList_GET_ITEM(pair_component, i));
+        if (component < 0 || pair_hash(t, PyList_GET_ITEM(messages, m), component, &h[i]) < 0) goto done;
+        message_of[i] = (int32_t)m;
+    }
+    /* the probes miss the cache: each slot is asked for a few probes ahead */
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (i + SEEN_AHEAD < n) __builtin_prefetch(&t->seen[seen_home(t->seen_mask, h[i + SEEN_AHEAD])]);
+        h[i].sig = seen_get(t, h[i]);
+        if (h[i].sig < 0) need[message_of[i]] = 1;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(forced); i++) {
+        Py_ssize_t m = index_in(forced, i, count);
+        if (m < 0) goto done;
+        need[m] = 1;
+    }
+    Py_ssize_t todo_count = 0;
+    for (Py_ssize_t m = 0; m < count; m++) todo_count += need[m];
+    if (!(todo = PyBytes_FromStringAndSize(NULL, todo_count * (Py_ssize_t)sizeof(int32_t))) ||
+        !(batch = PyList_New(todo_count)))
+        goto done;
+    int32_t *indices = (int32_t *)PyBytes_AS_STRING(todo);
+    for (Py_ssize_t m = 0, j = 0; m < count; m++)
+        if (need[m]) {
+            indices[j] = (int32_t)m;
+            PyList_SET_ITEM(batch, j++, Py_NewRef(PyList_GET_ITEM(messages, m)));
+        }
+    result = Py_BuildValue("(O(OOn))", batch, todo, hashes, count);
+done:
+    free(need), free(message_of), map_free(&components);
+    Py_XDECREF(todo), Py_XDECREF(batch), Py_XDECREF(hashes);
+    return result;
+}
+
+/* What number_pairs reads from unseen()'s result: per message the position of its result in
+ * result_of (-1: not normalized, every pair of it remembered), and per pair its hash. */
+static int *seen_positions(TableObject *t, PyObject *seen, Py_ssize_t pairs, Py_ssize_t results_len,
+                           Py_ssize_t *count, const PairHash **hashes) {
+    PyObject *todo, *bytes;
+    if (!PyArg_ParseTuple(seen, "O!O!n:number_pairs' seen", &PyBytes_Type, &todo, &PyBytes_Type, &bytes, count))
+        return NULL;
+    if (PyBytes_GET_SIZE(bytes) != pairs * (Py_ssize_t)sizeof(PairHash) || *count < 0 || !t->seen ||
+        PyBytes_GET_SIZE(todo) % (Py_ssize_t)sizeof(int32_t)) {
+        PyErr_SetString(PyExc_ValueError, "seen: what unseen() gave for these pairs");
+        return NULL;
+    }
+    Py_ssize_t normalized = PyBytes_GET_SIZE(todo) / (Py_ssize_t)sizeof(int32_t);
+    if (normalized != results_len) {
+        PyErr_SetString(PyExc_ValueError, "one result per message unseen() named");
+        return NULL;
+    }
+    int *position = malloc(((size_t)*count + 1) * sizeof(int));
+    if (!position) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    for (Py_ssize_t m = 0; m < *count; m++) position[m] = -1;
+    const int32_t *indices = (const int32_t *)PyBytes_AS_STRING(todo);
+    for (Py_ssize_t j = 0; j < normalized; j++) {
+        if (indices[j] < 0 || indices[j] >= *count) {
+            free(position);
+            PyErr_SetString(PyExc_IndexError, "an index out of range");
+            return NULL;
+        }
+        position[indices[j]] = (int)j;
+    }
+    *hashes = (const PairHash *)PyBytes_AS_STRING(bytes);
+    return position;
+}
+
 static PyObject *table_number_pairs(TableObject *t, PyObject *args) {
-    PyObject *result_of, *results, *pair_message, *pair_component, *pair_count;
-    if (!PyArg_ParseTuple(args, "O!O!O!O!O!:number_pairs", &PyList_Type, &result_of, &PyList_Type, &results,
-                          &PyList_Type, &pair_message, &PyList_Type, &pair_component, &PyList_Type, &pair_count))
+    PyObject *result_of, *results, *pair_message, *pair_component, *pair_count, *seen = Py_None;
+    if (!PyArg_ParseTuple(args, "O!O!O!O!O!|O:number_pairs", &PyList_Type, &result_of, &PyList_Type, &results,
+                          &PyList_Type, &pair_message, &PyList_Type, &pair_component, &PyList_Type, &pair_count,
+                          &seen))
         return NULL;
     Py_ssize_t n = PyList_GET_SIZE(pair_message);
     if (PyList_GET_SIZE(pair_component) != n || PyList_GET_SIZE(pair_count) != n) {
         PyErr_SetString(PyExc_ValueError, "one component and one count per pair");
         return NULL;
     }
+    /* with unseen()'s result, result_of has an entry per message it named, in its order */
+    const PairHash *hashes = NULL;
+    Py_ssize_t messages = PyList_GET_SIZE(result_of);
+    int *position = NULL;
+    if (seen != Py_None && !(position = seen_positions(t, seen, n, messages, &messages, &hashes))) return NULL;
     PyObject *out = PyBytes_FromStringAndSize(NULL, n * (Py_ssize_t)sizeof(int32_t));
-    if (!out) return NULL;
-    int32_t *sigs = (int32_t *)PyBytes_AS_STRING(out);
-    Map local;
-    if (map_init(&local, (size_t)n) < 0) {
-        Py_DECREF(out);
-        return PyErr_NoMemory();
+    if (!out) {
+        free(position);
+        return NULL;
     }
-    /* a chunk's pairs share a few component objects: their numbers by address (the list holds
-     * them), so the components dict is read once per object, not once per pair */
-    Map components = {0};
-    if (map_init(&components, 64) < 0) {
+    int32_t *sigs = (int32_t *)PyBytes_AS_STRING(out);
+    Map local, components = {0};
+    if (map_init(&local, (size_t)n) < 0 || map_init(&components, 64) < 0) {
         map_free(&local);
+        free(position);
         Py_DECREF(out);
         return PyErr_NoMemory();
     }
     for (Py_ssize_t i = 0; i < n; i++) {
-        Py_ssize_t m = index_in(pair_message, i, PyList_GET_SIZE(result_of));
-        Py_ssize_t r = m < 0 ? -1 : index_in(result_of, m, PyList_GET_SIZE(results));
-        if (r < 0) goto fail;
-        PyObject *c = PyList_GET_ITEM(pair_component, i);
-        uint64_t address = (uint64_t)(uintptr_t)c;
-        size_t seen = map_slot(&components, address);
-        int component;
-        if (components.keys[seen]) {
-            component = (int)components.values[seen];
-        } else {
-            component = number_in(t->components, t->component_list, c);
-            if (component < 0) goto fail;
-            if (map_put(&components, seen, address, component) < 0) {
-                PyErr_NoMemory();
+        Py_ssize_t m = index_in(pair_message, i, messages);
+        if (m < 0) goto fail;
+        if (position && position[m] < 0) { /* a pair remembered from an earlier chunk */
+            int sig = hashes[i].sig;
+            if (sig < 0 || sig >= t->count) {
+                PyErr_SetString(PyExc_ValueError, "a pair unseen() did not name is not remembered");
                 goto fail;
             }
+            long long count = PyLong_AsLongLong(PyList_GET_ITEM(pair_count, i));
+            if (count == -1 && PyErr_Occurred()) goto fail;
+            t->weight[sig] += count;
+            sigs[i] = sig;
+            continue;
         }
+        Py_ssize_t r = index_in(result_of, position ? position[m] : m, PyList_GET_SIZE(results));
+        if (r < 0) goto fail;
+        int component = component_number(t, &components, PyList_GET_ITEM(pair_component, i));
+        if (component < 0) goto fail;
         uint64_t key = ((uint64_t)r << 32 | (uint32_t)component) + 1;
         size_t at = map_slot(&local, key);
         int sig;
@@ -262,15 +524,21 @@ static PyObject *table_number_pairs(TableObject *t, PyObject *args) {
                 goto fail;
             }
         }
+        if (hashes && hashes[i].sig < 0 && seen_put(t, hashes[i], sig) < 0) {
+            PyErr_NoMemory();
+            goto fail;
+        }
         long long count = PyLong_AsLongLong(PyList_GET_ITEM(pair_count, i));
         if (count == -1 && PyErr_Occurred()) goto fail;
         t->weight[sig] += count;
         sigs[i] = sig;
     }
     map_free(&local), map_free(&components);
+    free(position);
     return out;
 fail:
     map_free(&local), map_free(&components);
+    free(position);
     Py_DECREF(out);
     return NULL;
 }
@@ -719,12 +987,16 @@ static PyObject *table_sources(TableObject *t, PyObject *Py_UNUSED(ignored)) {
 }
 
 static PyObject *table_new(PyTypeObject *type, PyObject *args, PyObject *kwargs) {
-    if (PyTuple_GET_SIZE(args) || (kwargs && PyDict_GET_SIZE(kwargs))) {
-        PyErr_SetString(PyExc_TypeError, "Table() takes no arguments");
+    static char *keywords[] = {"remember", NULL};
+    Py_ssize_t remember = SEEN_REMEMBERED;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|$n:Table", keywords, &remember)) return NULL;
+    if (remember < 0 || remember > SEEN_REMEMBERED) {
+        PyErr_Format(PyExc_ValueError, "remember: 0 to %d pairs", SEEN_REMEMBERED);
         return NULL;
     }
     TableObject *t = (TableObject *)type->tp_alloc(type, 0);
     if (!t) return NULL;
+    t->seen_limit = (size_t)remember;
     t->sources = PyList_New(0), t->texts = PyList_New(0);
     t->kinds = PyDict_New(), t->components = PyDict_New(), t->component_list = PyList_New(0);
     PyObject *empty = PyUnicode_FromStringAndSize("", 0);
@@ -748,6 +1020,7 @@ static void table_dealloc(TableObject *t) {
             if (t->kept.keys[i]) Py_DECREF((PyObject *)t->kept.values[i]);
     map_free(&t->kept);
     map_free(&t->source_of_key);
+    seen_free(t->seen, t->seen ? t->seen_mask + 1 : 0), free(t->scratch);
     if (t->numbers && t->sources)
         for (Py_ssize_t i = 0; i < PyList_GET_SIZE(t->sources); i++) free(t->numbers[i].items);
     free(t->numbers), free(t->weight), free(t->source_of), free(t->local_of), free(t->pattern_of), free(t->digest);
@@ -758,9 +1031,16 @@ static void table_dealloc(TableObject *t) {
 
 static PyMethodDef table_methods[] = {
     {"number_pairs", (PyCFunction)table_number_pairs, METH_VARARGS,
-     "number_pairs(result_of, results, pair_message, pair_component, pair_count) -> int32 bytes: the signature "
-     "of each of a chunk's pairs (message i's signature is (*results[result_of[i]], component)), its count "
-     "added to the signature's weight"},
+     "number_pairs(result_of, results, pair_message, pair_component, pair_count[, seen]) -> int32 bytes: the "
+     "signature of each of a chunk's pairs (message i's signature is (*results[result_of[i]], component)), its "
+     "count added to the signature's weight; with seen, from unseen(), result_of follows its todo, the other "
+     "pairs' signatures are the remembered ones, and the new ones are remembered"},
+    {"unseen", (PyCFunction)table_unseen, METH_VARARGS,
+     "unseen(messages, pair_message, pair_component, forced) -> (batch, seen): the messages to normalize (those "
+     "with a pair not numbered before, and `forced`), in order; give number_pairs `seen` and a result per message "
+     "of the batch"},
+    {"forget_pairs", (PyCFunction)table_forget_pairs, METH_NOARGS,
+     "forget_pairs(): frees the pairs remembered (all chunks are numbered); unseen() starts again"},
     {"numbers", (PyCFunction)table_numbers, METH_O,
      "numbers([(norm, kind, component), ...]) -> the number of each signature, a new one numbered after all before"},
     {"count", (PyCFunction)table_count, METH_O, "count(numbers): one more line for each signature"},

@@ -137,12 +137,20 @@ class Signatures:
         self._local_of.extend(new_locals)
         return out
 
+    def unseen(self, messages: list[str], pair_message: list[int], pair_component: list, forced: list[int]):
+        """Which of a chunk's messages to normalize; None: all of them (this table remembers no pairs,
+        the compiled one does)."""
+        return None
+
     def number_pairs(self, result_of: list[int], results: list[tuple[str, str]], pair_message: list[int],
-                     pair_component: list, pair_count: list[int]) -> bytes:
+                     pair_component: list, pair_count: list[int], seen=None) -> bytes:
         """The signature of each of a chunk's pairs, as int32 bytes, each pair's count added to its
         signature's weight: pair i is (message pair_message[i], pair_component[i]), and a message's
         (norm, kind) is results[result_of[message]]. One signature lookup per (result, component)
-        of the chunk (no component and "" are the same, as in the fingerprint)."""
+        of the chunk (no component and "" are the same, as in the fingerprint). ``seen`` is what
+        unseen() gave: None."""
+        if seen is not None:
+            raise ValueError("this table remembers no pairs: seen is None")
         keys = list(zip(map(result_of.__getitem__, pair_message), pair_component))
         local = dict.fromkeys(keys)
         local = dict(zip(local, self.numbers([(*results[r], c) for r, c in local])))
@@ -249,9 +257,21 @@ class CompiledSignatures:
         """Signatures.numbers."""
         return self._table.numbers(items if isinstance(items, list) else list(items))
 
-    def number_pairs(self, result_of, results, pair_message, pair_component, pair_count) -> bytes:
-        """Signatures.number_pairs."""
-        return self._table.number_pairs(result_of, results, pair_message, pair_component, pair_count)
+    def unseen(self, messages, pair_message, pair_component, forced):
+        """Which of a chunk's messages to normalize: (those messages, what number_pairs needs), leaving
+        out messages whose every pair was numbered in an earlier chunk (the table remembers their
+        signatures), keeping the indices ``forced``."""
+        return self._table.unseen(messages, pair_message, pair_component, forced)
+
+    @staticmethod
+    def normalized_indices(seen) -> array:
+        """The indices of the messages unseen() named, from its ``seen``."""
+        return array("i", seen[0])
+
+    def number_pairs(self, result_of, results, pair_message, pair_component, pair_count, seen=None) -> bytes:
+        """Signatures.number_pairs; with ``seen`` (unseen()'s second item), ``result_of`` has an entry
+        per message of its indices."""
+        return self._table.number_pairs(result_of, results, pair_message, pair_component, pair_count, seen)
 
     def count(self, numbers) -> None:
         self._table.count(numbers if isinstance(numbers, list) else list(numbers))
@@ -262,6 +282,9 @@ class CompiledSignatures:
         writing. A source whose texts do not encode to UTF-8 gets no head: its endings are made
         in Python."""
         table, heads = self._table, []
+        # Every chunk is numbered: the pairs remembered for unseen() go before merging needs memory.
+        table.forget_pairs()
+        self._module.release_memory()
         sources = table.sources()
         for kind, component in sources:
             try:

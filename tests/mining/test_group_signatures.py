@@ -291,3 +291,112 @@ def test_compiled_endings_with_specials_at_every_offset():
         table.merge()
     pairs = array("i", numbers).tobytes()
     assert compiled.endings(pairs) == python.endings(pairs)
+
+
+def _message_chunks(rng: random.Random, chunks: int = 12):
+    """Chunks as the scanner gives them: distinct messages (each always normalizing to the same
+    result), pairs of (message, component) with counts. Messages recur between chunks, with the
+    same or another component; None and "" are one component."""
+    pool = [_odd_text(rng) + str(i) for i in range(300)]
+    result_of_text = {m: (rng.choice(["a b", "c", "é d"]) + str(rng.randrange(40)), rng.choice(["K", "L"]))
+                      for m in pool}
+    components = [None, "", "sale", "é"]
+    out = []
+    for _ in range(chunks):
+        messages = list(dict.fromkeys(rng.choice(pool) for _ in range(rng.randint(1, 120))))
+        pairs = list(dict.fromkeys((rng.randrange(len(messages)), rng.choice(components))
+                                   for _ in range(rng.randint(1, 160))))
+        forced = sorted(rng.sample(range(len(messages)), min(2, len(messages))))
+        out.append((messages, [m for m, _ in pairs], [c for _, c in pairs],
+                    [rng.choice([1, 3, 1 << 33]) for _ in pairs], forced))
+    return out, result_of_text
+
+
+def _normalized(messages: list[str], result_of_text) -> tuple[list[int], list[tuple[str, str]]]:
+    """(result_of, results) for messages, as normalize_indexed gives them."""
+    results = list(dict.fromkeys(result_of_text[m] for m in messages))
+    return [results.index(result_of_text[m]) for m in messages], results
+
+
+@pytest.mark.parametrize("lag", [0, 1])
+def test_pairs_numbered_before_are_not_normalized_again(lag):
+    """unseen() names a chunk's messages that have a pair not numbered in an earlier chunk (and the
+    forced ones); numbering the chunk with only those messages' results gives the numbers and
+    weights of the reference table. lag 1 is `group`'s order: the next chunk is looked at before
+    this one is numbered."""
+    from array import array
+
+    rng = random.Random(11 + lag)
+    python, compiled = _both()
+    chunks, result_of_text = _message_chunks(rng)
+    numbered_pairs: set[tuple[str, str]] = set()
+    looked = []
+    for k in range(len(chunks) + lag):
+        if k < len(chunks):
+            messages, pair_message, pair_component, _, forced = chunks[k]
+            batch, seen = compiled.unseen(messages, pair_message, pair_component, forced)
+            new = {pair_message[i] for i in range(len(pair_message))
+                   if (messages[pair_message[i]], pair_component[i] or "") not in numbered_pairs}
+            assert batch == [messages[i] for i in sorted(new | set(forced))]
+            assert list(compiled.normalized_indices(seen)) == sorted(new | set(forced))
+            looked.append((batch, seen))
+        j = k - lag
+        if j < 0:
+            continue
+        messages, pair_message, pair_component, pair_count, _ = chunks[j]
+        batch, seen = looked[j]
+        expected = python.number_pairs(*_normalized(messages, result_of_text), pair_message, pair_component,
+                                       pair_count)
+        assert compiled.number_pairs(*_normalized(batch, result_of_text), pair_message, pair_component,
+                                     pair_count, seen) == expected
+        numbered_pairs.update((messages[m], c or "") for m, c in zip(pair_message, pair_component))
+        assert len(array("i", expected)) == len(pair_message)
+    assert sum(len(b) for b, _ in looked) < sum(len(c[0]) for c in chunks)  # some were left out
+    assert [python.weight(n) for n in range(len(python))] == [compiled.weight(n) for n in range(len(compiled))]
+
+
+def test_a_table_remembers_the_first_pairs_up_to_its_bound():
+    from skillsmith_assets.mining import _patterns
+    from skillsmith_assets.mining.signatures import CompiledSignatures
+
+    compiled = CompiledSignatures(_patterns)
+    compiled._table = _patterns.Table(remember=10)
+    messages = [f"message {i}" for i in range(50)]
+    pairs = list(range(50))
+    for rounds in range(2):
+        batch, seen = compiled.unseen(messages, pairs, [None] * 50, [])
+        assert batch == (messages if rounds == 0 else messages[10:])
+        numbers = compiled.number_pairs(*_normalized(batch, {m: (m, "K") for m in messages}), pairs, [""] * 50,
+                                        [1] * 50, seen)
+        assert list(array("i", numbers)) == list(range(50))
+    assert [compiled.weight(n) for n in range(50)] == [2] * 50
+    compiled._table.forget_pairs()
+    assert compiled.unseen(messages, pairs, [None] * 50, [])[0] == messages  # remembers nothing now
+
+
+def test_unseen_and_its_numbering_refuse_bad_input_cleanly():
+    from skillsmith_assets.mining._patterns import Table
+
+    table = Table()
+    with pytest.raises(TypeError):
+        table.unseen([b"bytes"], [0], [None], [])
+    with pytest.raises(TypeError):
+        table.unseen(["m"], [0], [5], [])
+    with pytest.raises(IndexError):
+        table.unseen(["m"], [1], [None], [])
+    with pytest.raises(IndexError):
+        table.unseen(["m"], [0], [None], [3])
+    with pytest.raises(ValueError):
+        table.unseen(["m"], [0, 0], [None], [])
+    batch, seen = table.unseen(["m", "n"], [0, 1], [None, None], [])
+    assert batch == ["m", "n"]
+    with pytest.raises(ValueError):  # a result per message of the batch
+        table.number_pairs([0], [("m", "K")], [0, 1], [None, None], [1, 1], seen)
+    with pytest.raises(ValueError):  # what unseen() gave for other pairs
+        table.number_pairs([0, 0], [("m", "K")], [0], [None], [1], seen)
+    with pytest.raises(TypeError):
+        table.number_pairs([0, 0], [("m", "K")], [0, 1], [None, None], [1, 1], ("todo", seen[1], 2))
+    assert list(array("i", table.number_pairs([0, 0], [("m", "K")], [0, 1], [None, None], [1, 1], seen))) == [0, 0]
+    table.forget_pairs()
+    with pytest.raises(ValueError):  # the pairs it named are forgotten
+        table.number_pairs([0, 0], [("m", "K")], [0, 1], [None, None], [1, 1], seen)
