@@ -66,6 +66,8 @@ typedef struct {
     int letters;      /* whether it holds a letter (else case folding cannot change a match) */
 } Str;
 
+#define LEAST_KEPT 8 /* native.LEAST_COUNTS_KEPT */
+
 typedef struct {
     int type;
     Prog prog;
@@ -77,6 +79,9 @@ typedef struct {
     int digits;
     int narrow;  /* few characters can start a match: scanning is cheaper than searching for needles */
     int numeric; /* every match starts with a digit or '-': only those positions are tried */
+    int nleast;  /* characters every match holds several times: a text with fewer is skipped */
+    uint8_t least_char[LEAST_KEPT];
+    int least_min[LEAST_KEPT];
     Py_ssize_t a, b;
 } Step;
 
@@ -635,6 +640,8 @@ static int may_match(const Step *step, Work *w, Py_ssize_t len) {
         count_chars(w, len);
         w->counted = 1;
     }
+    for (int i = 0; i < step->nleast; i++)
+        if (w->counts[step->least_char[i]] < step->least_min[i]) return 0;
     if (step->guard.len && !contains(w, len, &step->guard, 0, step->narrow)) return 0;
     if (step->digits) return any_digit(w);
     if (!step->nkeywords) return 1;
@@ -765,11 +772,25 @@ static int to_step(PyObject *tuple, Step *step) {
         step->b = PyLong_AsSsize_t(PyTuple_GET_ITEM(tuple, 2));
         return !PyErr_Occurred();
     }
-    PyObject *prog, *parts, *guard, *keywords;
+    PyObject *prog, *parts, *guard, *keywords, *least;
     int type;
-    if (!PyArg_ParseTuple(tuple, "iOO!UO!iii", &type, &prog, &PyTuple_Type, &parts, &guard, &PyTuple_Type,
-                          &keywords, &step->digits, &step->narrow, &step->numeric))
+    if (!PyArg_ParseTuple(tuple, "iOO!UO!iiiO!", &type, &prog, &PyTuple_Type, &parts, &guard, &PyTuple_Type,
+                          &keywords, &step->digits, &step->narrow, &step->numeric, &PyTuple_Type, &least))
         return 0;
+    if (PyTuple_GET_SIZE(least) > LEAST_KEPT) {
+        PyErr_SetString(PyExc_ValueError, "more least counts than a step keeps");
+        return 0;
+    }
+    step->nleast = (int)PyTuple_GET_SIZE(least);
+    for (int i = 0; i < step->nleast; i++) {
+        int c;
+        if (!PyArg_ParseTuple(PyTuple_GET_ITEM(least, i), "ii", &c, &step->least_min[i])) return 0;
+        if (c < 0 || c >= 128) {
+            PyErr_SetString(PyExc_ValueError, "a least count's character is ASCII");
+            return 0;
+        }
+        step->least_char[i] = (uint8_t)c;
+    }
     if (!to_prog(prog, &step->prog) || !to_str(guard, &step->guard)) return 0;
     step->nparts = (int)PyTuple_GET_SIZE(parts);
     step->parts = PyMem_Calloc((size_t)step->nparts + 1, sizeof(Part));

@@ -380,6 +380,10 @@ class _Compiler:
             self.code[split + 2] = len(self.code)
 
 
+# Characters per mask whose least count the engine checks (the rules need at most eight).
+LEAST_COUNTS_KEPT = 8
+
+
 def compile_pattern(pattern: str, classes: _Classes) -> tuple:
     """(code, capture slots, first-character class, anchored at the start,
     leading lookbehind's class or -1, whether that lookbehind is negative,
@@ -403,6 +407,47 @@ def compile_pattern(pattern: str, classes: _Classes) -> tuple:
     prefix, width, shortest = _prefix(tree)
     return (_words(compiler.code), 2 * (compiler.groups + 1), classes.add(first), int(anchored), behind, negative,
             prefix, width, shortest)
+
+
+def least_counts(pattern: str) -> tuple[tuple[int, int], ...]:
+    """(ASCII code, n) for each character that every match of pattern holds n >= 2 times, most
+    first (at most LEAST_COUNTS_KEPT): the engine skips the mask for a text holding fewer, from
+    the character counts it keeps anyway. A guard says "at least once"; an IPv6 address needs
+    two colons, which most messages ("KeyError: ...") lack, a UUID four dashes."""
+    tree = sre_parse.parse(pattern)
+    counts = _least(list(tree), bool(tree.state.flags & sre.SRE_FLAG_IGNORECASE))
+    kept = sorted(((ord(c), n) for c, n in counts.items() if n >= 2 and ord(c) < 128), key=lambda cn: (-cn[1], cn[0]))
+    return tuple(kept[:LEAST_COUNTS_KEPT])
+
+
+def _least(sequence, folded: bool) -> dict[str, int]:
+    """How many times each character occurs at least in any match of the parsed sequence (a
+    lower bound: what the walk cannot be sure of counts 0, never more)."""
+    total: dict[str, int] = {}
+    for op, arg in sequence:
+        for char, n in _least_node(op, arg, folded).items():
+            total[char] = total.get(char, 0) + n
+    return total
+
+
+def _least_node(op, arg, folded: bool) -> dict[str, int]:
+    if op is sre.IN and len(arg) == 1:
+        op, arg = arg[0]
+    if op is sre.LITERAL:
+        char = chr(arg)
+        return {} if folded and char.lower() != char.upper() else {char: 1}
+    if op is sre.SUBPATTERN:
+        _, add, remove, body = arg
+        return _least(body, (folded or bool(add & sre.SRE_FLAG_IGNORECASE)) and not remove & sre.SRE_FLAG_IGNORECASE)
+    if op is sre.ATOMIC_GROUP:
+        return _least(arg, folded)
+    if op is sre.BRANCH:
+        branches = [_least(branch, folded) for branch in arg[1]]
+        return {c: min(b.get(c, 0) for b in branches) for c in branches[0] if all(c in b for b in branches)}
+    if op in (sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT):
+        low, _, body = arg
+        return {c: n * low for c, n in _least(body, folded).items()} if low else {}
+    return {}  # lookarounds, classes, anchors, back references: nothing certain
 
 
 def _words(code: list[int]) -> bytes:
@@ -467,7 +512,8 @@ def compile_table() -> tuple:
             keywords = () if digits_only else tuple(step.keywords)
             program = compile_pattern(step.pattern, classes)
             steps.append((STEP_MASK, program, _replacement(step.replacement), step.guard, keywords, int(digits_only),
-                          int(_narrow(classes, program[2])), int(_numeric(classes, program))))
+                          int(_narrow(classes, program[2])), int(_numeric(classes, program)),
+                          least_counts(step.pattern)))
     kind = compile_pattern(rules.KIND_PATTERN, classes)
     return b"".join(classes.table), tuple(steps), kind, rules.KIND_DEFAULT
 

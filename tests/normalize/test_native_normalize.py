@@ -173,3 +173,32 @@ def test_keywords_and_guards_at_every_offset_with_any_character_before(engine):
     messages = [filler * offset + word + filler
                 for word in words for filler in neighbours for offset in (0, 1, 13, 14, 15, 16, 17, 31, 32, 33)]
     assert compiled(engine, messages) == python_engine(messages)
+
+
+def _with_least(steps: tuple, least) -> tuple:
+    """The table's steps with every mask's least counts replaced by least(step)."""
+    return tuple(step[:8] + (least(step),) if step[0] == native_normalize.STEP_MASK else step for step in steps)
+
+
+def test_least_counts_change_which_masks_run_not_the_results():
+    from skillsmith_assets.normalize import _fastnorm
+
+    classes, steps, kind, default = native_normalize.compile_table()
+    assert any(step[8] for step in steps if step[0] == native_normalize.STEP_MASK)
+    without = _fastnorm.Engine(classes, _with_least(steps, lambda step: ()), kind, default)
+    messages = [json.loads(line)["error"] for line in AGENT_CORPUS.read_text(encoding="utf-8").splitlines()]
+    messages += ["fe80:1 x", "fe80::1 x", "3f2b8c1e-9a4d-4e0f-8b7a2c1d0e9f8a7b", "10.0.0 and 10.0.0.1"]
+    assert compiled(_fastnorm.Engine(classes, steps, kind, default), messages) == compiled(without, messages)
+
+
+@pytest.mark.parametrize("least, error", [
+    (tuple((ord("a"), 2) for _ in range(9)), "more least counts"),
+    (((233, 2),), "ASCII"),
+    (((ord(":"),),), None),  # not a (character, count) pair
+])
+def test_engine_refuses_bad_least_counts(least, error):
+    from skillsmith_assets.normalize import _fastnorm
+
+    classes, steps, kind, default = native_normalize.compile_table()
+    with pytest.raises((ValueError, TypeError), match=error):
+        _fastnorm.Engine(classes, _with_least(steps, lambda step: least), kind, default)

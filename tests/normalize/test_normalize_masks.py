@@ -283,6 +283,47 @@ def test_masks_skipped_for_a_missing_guard_or_keyword_would_change_nothing(messa
             assert re.sub(step.pattern, _python_replacement(step.replacement), message) == message, step.name
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(MESSAGES, st.lists(st.sampled_from([":", "::", "-", ".", "/", "<", ">", " ", "a", "f", "1", "ff:", "1.2",
+                                                     "e", "-4e0f", "KEY-----"]), max_size=24).map("".join)))
+@example(message="fe80:1")  # one colon short of an IPv6 address
+@example(message="3f2b8c1e-9a4d-4e0f8b7a2c1d0e9f8a7b")  # three dashes: no UUID
+@example(message="10.0.0")  # two dots: no IPv4 address
+def test_masks_skipped_for_too_few_of_a_character_would_change_nothing(message):
+    """The compiled engine also skips a mask when the text holds a character fewer times than
+    every match does (native.least_counts): right only if the mask would have left it as it is."""
+    import re
+
+    from skillsmith_assets.normalize.native import least_counts
+
+    for step in normalize_rules.STEPS:
+        if isinstance(step, normalize_rules.Mask) and any(message.count(chr(c)) < n
+                                                           for c, n in least_counts(step.pattern)):
+            assert re.sub(step.pattern, _python_replacement(step.replacement), message) == message, step.name
+
+
+@pytest.mark.parametrize("pattern, counts", [
+    ("a:b:c", ((ord(":"), 2),)),
+    ("(?:x-){2,}", ((ord("-"), 2), (ord("x"), 2))),
+    ("(?:x-){0,5}y", ()),
+    ("--|-", ()),  # one branch holds a single dash
+    ("(?:--|[-][-])-", ((ord("-"), 3),)),
+    ("(?i:aa)bb", ((ord("b"), 2),)),  # letters matched in either case are not counted
+    ("(?=::)x", ()),  # a lookahead holds what the match need not
+    ("é{3}", ()),  # the engine counts ASCII characters only
+    ("(?>ab)+ab", ((ord("a"), 2), (ord("b"), 2))),
+])
+def test_least_counts_are_what_every_match_holds(pattern, counts):
+    import re
+
+    from skillsmith_assets.normalize.native import least_counts
+
+    assert least_counts(pattern) == counts
+    for text in ("a:b:c", "x-x-x-", "x-y", "--", "---", "-", "AAbb", "aabb", "::x", "ééé", "ababab"):
+        for match in re.finditer(pattern, text):
+            assert all(match.group(0).count(chr(c)) >= n for c, n in counts)
+
+
 @pytest.mark.parametrize("message", [
     "a_" * 16000 + "passwordX", "a." * 16000 + "token", "a_" * 16000 + "user", "ab " * 10000 + "token",
     "<" * 30000 + 'File "', "Traceback (most recent call last):\n" + "  x\n" * 8000, "a@" * 16000,
