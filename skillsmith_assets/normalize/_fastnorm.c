@@ -79,6 +79,7 @@ typedef struct {
     int digits;
     int narrow;  /* few characters can start a match: scanning is cheaper than searching for needles */
     int numeric; /* every match starts with a digit or '-': only those positions are tried */
+    int run_class, run_min; /* every match holds run_min characters of that class in a row (-1: none) */
     int nleast;  /* characters every match holds several times: a text with fewer is skipped */
     uint8_t least_char[LEAST_KEPT];
     int least_min[LEAST_KEPT];
@@ -98,6 +99,8 @@ typedef struct {
 /* ---- per-call working memory ------------------------------------------------------- */
 
 enum { FRAME_BRANCH, FRAME_REPEAT };
+
+#define RUNS_KEPT 4
 
 typedef struct {
     int kind;
@@ -134,6 +137,10 @@ typedef struct {
     int32_t counts[CLASS_SIZE];
     uint64_t present[2]; /* the ASCII characters with a non-zero count, as bits */
     int counted;
+    /* The longest run of each class a mask asked about, until the text changes. */
+    int run_class[RUNS_KEPT];
+    Py_ssize_t run_len[RUNS_KEPT];
+    int nruns;
     int failed; /* out of memory */
 } Work;
 
@@ -627,11 +634,57 @@ static int any_digit(const Work *w) { return (w->present[0] & ((uint64_t)0x3ff <
 
 /* The text changed: what was derived from it must be made again. */
 static inline void changed(Work *w) {
-    w->counted = w->bytes_valid = w->lower_valid = w->numeric_valid = 0;
+    w->counted = w->bytes_valid = w->lower_valid = w->numeric_valid = w->nruns = 0;
+}
+
+/* The longest run of class k's characters in b[0:n] (b holds BYTES_PAD readable bytes past n). */
+static Py_ssize_t longest_run(const Engine *e, int k, const uint8_t *b, Py_ssize_t n) {
+    Py_ssize_t longest = 0, carry = 0, i = 0; /* carry: the run reaching the end of what was read */
+#if BLOCKS
+    const Ranges *r = &e->ranges[k];
+    if (r->nranges) { /* 16 at a time */
+        for (; i < n; i += 16) {
+            unsigned m = block_mask(r, _mm_loadu_si128((const __m128i *)(b + i)));
+            if (n - i < 16) m &= (1u << (n - i)) - 1;
+            if (m == 0xFFFF) {
+                carry += 16;
+                continue;
+            }
+            Py_ssize_t head = __builtin_ctz(~m); /* the carried run ends at the first byte outside */
+            if (carry + head > longest) longest = carry + head;
+            if (__builtin_popcount(m) > longest) /* a longer run inside: its length, one shift a character */
+                for (unsigned x = m, inner = 0; x; inner++) {
+                    x &= x >> 1;
+                    if (!x && (Py_ssize_t)inner + 1 > longest) longest = inner + 1;
+                }
+            carry = __builtin_clz(~(m << 16)); /* the run at the block's end */
+        }
+        return longest > carry ? longest : carry;
+    }
+#endif
+    const uint8_t *cls = e->classes + (size_t)k * CLASS_SIZE;
+    for (; i < n; i++) { /* a byte is ASCII, or 0x80 for any other character: cls[128] */
+        carry = cls[b[i]] ? carry + 1 : 0;
+        if (carry > longest) longest = carry;
+    }
+    return longest;
+}
+
+/* Whether the text holds `min` characters of class `k` in a row; the longest run of the class
+ * is kept until the text changes (hex and glued_hex ask about the same class in turn). */
+static int has_run(const Engine *e, Work *w, Py_ssize_t n, int k, int min) {
+    for (int i = 0; i < w->nruns; i++)
+        if (w->run_class[i] == k) return w->run_len[i] >= min;
+    Py_ssize_t longest = longest_run(e, k, (const uint8_t *)w->bytes, n);
+    if (w->nruns < RUNS_KEPT) {
+        w->run_class[w->nruns] = k;
+        w->run_len[w->nruns++] = longest;
+    }
+    return longest >= min;
 }
 
 /* Whether a mask's guard and keywords allow a match (both are exact: a skipped mask cannot match). */
-static int may_match(const Step *step, Work *w, Py_ssize_t len) {
+static int may_match(const Engine *e, const Step *step, Work *w, Py_ssize_t len) {
     if (!w->counted) {
         if (!ensure_bytes(w, len)) {
             w->failed = 1;
@@ -643,10 +696,11 @@ static int may_match(const Step *step, Work *w, Py_ssize_t len) {
     for (int i = 0; i < step->nleast; i++)
         if (w->counts[step->least_char[i]] < step->least_min[i]) return 0;
     if (step->guard.len && !contains(w, len, &step->guard, 0, step->narrow)) return 0;
-    if (step->digits) return any_digit(w);
-    if (!step->nkeywords) return 1;
+    if (step->digits && !any_digit(w)) return 0;
+    if (step->digits || !step->nkeywords) return step->run_class < 0 || has_run(e, w, len, step->run_class, step->run_min);
     for (int k = 0; k < step->nkeywords; k++) /* most keywords miss a character: that test is inline */
-        if (has_chars(w, &step->keywords[k], 1) && contains(w, len, &step->keywords[k], 1, step->narrow)) return 1;
+        if (has_chars(w, &step->keywords[k], 1) && contains(w, len, &step->keywords[k], 1, step->narrow))
+            return step->run_class < 0 || has_run(e, w, len, step->run_class, step->run_min);
     return 0;
 }
 
@@ -687,12 +741,12 @@ static void normalize_text(const Engine *e, Work *w, Py_ssize_t *n) {
             changed(w);
             break;
         default: {
-            if (!may_match(step, w, len)) break;
+            if (!may_match(e, step, w, len)) break;
             Py_ssize_t before = len;
             ch *before_text = w->text;
             substitute(e, step, w, &len);
             if (w->text != before_text || len != before) /* the counts and bytes follow the text */
-                w->lower_valid = w->numeric_valid = 0;
+                w->lower_valid = w->numeric_valid = w->nruns = 0;
         }
         }
     }
@@ -774,8 +828,9 @@ static int to_step(PyObject *tuple, Step *step) {
     }
     PyObject *prog, *parts, *guard, *keywords, *least;
     int type;
-    if (!PyArg_ParseTuple(tuple, "iOO!UO!iiiO!", &type, &prog, &PyTuple_Type, &parts, &guard, &PyTuple_Type,
-                          &keywords, &step->digits, &step->narrow, &step->numeric, &PyTuple_Type, &least))
+    if (!PyArg_ParseTuple(tuple, "iOO!UO!iiiO!(ii)", &type, &prog, &PyTuple_Type, &parts, &guard, &PyTuple_Type,
+                          &keywords, &step->digits, &step->narrow, &step->numeric, &PyTuple_Type, &least,
+                          &step->run_class, &step->run_min))
         return 0;
     if (PyTuple_GET_SIZE(least) > LEAST_KEPT) {
         PyErr_SetString(PyExc_ValueError, "more least counts than a step keeps");
@@ -903,8 +958,14 @@ static int Engine_init(Engine *self, PyObject *args, PyObject *Py_UNUSED(kwds)) 
         PyErr_NoMemory();
         return -1;
     }
-    for (int s = 0; s < self->nsteps; s++)
+    for (int s = 0; s < self->nsteps; s++) {
         if (!to_step(PyTuple_GET_ITEM(steps, s), &self->steps[s])) return -1;
+        const Step *step = &self->steps[s];
+        if (step->type == STEP_MASK && (step->run_class < -1 || step->run_class >= classes.len / CLASS_SIZE)) {
+            PyErr_SetString(PyExc_ValueError, "a run's class is not in the class table");
+            return -1;
+        }
+    }
     if (!to_prog(kind, &self->kind) || !to_str(kind_default, &self->kind_default)) return -1;
     return 0;
 }

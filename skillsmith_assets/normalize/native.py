@@ -420,6 +420,33 @@ def least_counts(pattern: str) -> tuple[tuple[int, int], ...]:
     return tuple(kept[:LEAST_COUNTS_KEPT])
 
 
+def mandatory_run(pattern: str) -> tuple[bytes, int] | None:
+    """(class members, n): every match holds n characters of one class in a row, the longest
+    such run the pattern spells out outside any alternative or optional part; None when it
+    has none of two or more. The engine skips the mask for a text without such a run: a
+    message rarely holds seven hex digits in a row once ids are masked, so `hex` and
+    `glued_hex` (sixteen) are skipped for most."""
+    tree = sre_parse.parse(pattern)
+    if tree.state.flags & sre.SRE_FLAG_IGNORECASE:
+        return None
+    best = None
+    for op, arg in _mandatory_items(list(tree)):
+        if op in (sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT) and arg[0] >= 2 and len(arg[2]) == 1 \
+                and _is_char(arg[2][0][0]) and (best is None or arg[0] > best[1]):
+            best = (_class_members(*arg[2][0]), arg[0])
+    return best
+
+
+def _mandatory_items(sequence):
+    """The items of a parsed sequence every match goes through: its own, and those of the
+    groups among them (without scoped flags, which could fold case)."""
+    for op, arg in sequence:
+        if op is sre.SUBPATTERN and not arg[1] and not arg[2]:
+            yield from _mandatory_items(arg[3])
+        else:
+            yield op, arg
+
+
 def _least(sequence, folded: bool) -> dict[str, int]:
     """How many times each character occurs at least in any match of the parsed sequence (a
     lower bound: what the walk cannot be sure of counts 0, never more)."""
@@ -511,9 +538,12 @@ def compile_table() -> tuple:
                 all(k.isdigit() for k in step.keywords)
             keywords = () if digits_only else tuple(step.keywords)
             program = compile_pattern(step.pattern, classes)
+            # Only a mask nothing else filters runs the check: behind a guard or keywords it cost
+            # about what it saved (measured on the distinct corpus).
+            run = None if step.guard or step.keywords else mandatory_run(step.pattern)
             steps.append((STEP_MASK, program, _replacement(step.replacement), step.guard, keywords, int(digits_only),
                           int(_narrow(classes, program[2])), int(_numeric(classes, program)),
-                          least_counts(step.pattern)))
+                          least_counts(step.pattern), (classes.add(run[0]), run[1]) if run else (-1, 0)))
     kind = compile_pattern(rules.KIND_PATTERN, classes)
     return b"".join(classes.table), tuple(steps), kind, rules.KIND_DEFAULT
 

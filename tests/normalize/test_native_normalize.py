@@ -175,19 +175,22 @@ def test_keywords_and_guards_at_every_offset_with_any_character_before(engine):
     assert compiled(engine, messages) == python_engine(messages)
 
 
-def _with_least(steps: tuple, least) -> tuple:
-    """The table's steps with every mask's least counts replaced by least(step)."""
-    return tuple(step[:8] + (least(step),) if step[0] == native_normalize.STEP_MASK else step for step in steps)
+def _with_least(steps: tuple, least, run=lambda step: step[9]) -> tuple:
+    """The table's steps with every mask's least counts replaced by least(step), its run by run(step)."""
+    return tuple(step[:8] + (least(step), run(step)) if step[0] == native_normalize.STEP_MASK else step
+                 for step in steps)
 
 
-def test_least_counts_change_which_masks_run_not_the_results():
+def test_least_counts_and_runs_change_which_masks_run_not_the_results():
     from skillsmith_assets.normalize import _fastnorm
 
     classes, steps, kind, default = native_normalize.compile_table()
-    assert any(step[8] for step in steps if step[0] == native_normalize.STEP_MASK)
-    without = _fastnorm.Engine(classes, _with_least(steps, lambda step: ()), kind, default)
+    masks = [step for step in steps if step[0] == native_normalize.STEP_MASK]
+    assert any(step[8] for step in masks) and any(step[9][0] >= 0 for step in masks)
+    without = _fastnorm.Engine(classes, _with_least(steps, lambda step: (), lambda step: (-1, 0)), kind, default)
     messages = [json.loads(line)["error"] for line in AGENT_CORPUS.read_text(encoding="utf-8").splitlines()]
-    messages += ["fe80:1 x", "fe80::1 x", "3f2b8c1e-9a4d-4e0f-8b7a2c1d0e9f8a7b", "10.0.0 and 10.0.0.1"]
+    messages += ["fe80:1 x", "fe80::1 x", "3f2b8c1e-9a4d-4e0f-8b7a2c1d0e9f8a7b", "10.0.0 and 10.0.0.1",
+                 "id deadbee", "id deadbeef", "x" + "a" * 15 + "0" * 16 + " and " + "7f" * 40]
     assert compiled(_fastnorm.Engine(classes, steps, kind, default), messages) == compiled(without, messages)
 
 
@@ -202,3 +205,46 @@ def test_engine_refuses_bad_least_counts(least, error):
     classes, steps, kind, default = native_normalize.compile_table()
     with pytest.raises((ValueError, TypeError), match=error):
         _fastnorm.Engine(classes, _with_least(steps, lambda step: least), kind, default)
+
+
+@pytest.mark.parametrize("run", [(10**6, 7), (-2, 7)])
+def test_engine_refuses_a_run_of_a_class_it_lacks(run):
+    from skillsmith_assets.normalize import _fastnorm
+
+    classes, steps, kind, default = native_normalize.compile_table()
+    with pytest.raises(ValueError, match="class table"):
+        _fastnorm.Engine(classes, _with_least(steps, lambda step: step[8], lambda step: run), kind, default)
+
+
+def test_runs_found_at_every_offset_of_the_engine_blocks(engine):
+    """The engine measures runs 16 characters at a time: a run of hex digits one short of, at
+    and past what `hex` (7) and `glued_hex` (16) need, at every offset across those blocks."""
+    messages = []
+    for offset in range(40):
+        for run in ("7f3a2b", "7f3a2b1", "deadbeefdeadbee", "deadbeefdeadbeef", "0" * 40):
+            for glue in ("", "g", "zz"):
+                messages.append("q" * offset + " " + glue + run + " tail")
+                messages.append("é" * offset + glue + run)
+    assert compiled(engine, messages) == python_engine(messages)
+
+
+@pytest.mark.parametrize("length", [20, 33])
+def test_a_mask_skipped_for_lacking_a_long_run_is_skipped_only_then(length):
+    """A table of one mask needing `length` digits in a row (past one and two 16-character blocks):
+    runs one short, exact and longer, at every offset, give what `re` gives."""
+    import re
+
+    from skillsmith_assets.normalize import _fastnorm
+
+    pattern = "(?<![0-9])[0-9]{%d,}" % length
+    classes = native_normalize._Classes()
+    run = native_normalize.mandatory_run(pattern)
+    assert run[1] == length
+    step = (native_normalize.STEP_MASK, compile_pattern(pattern, classes), ("<n>",), "", (), 0, 0, 0, (),
+            (classes.add(run[0]), run[1]))
+    kind = compile_pattern(normalize_rules.KIND_PATTERN, classes)
+    engine = _fastnorm.Engine(b"".join(classes.table), (step,), kind, normalize_rules.KIND_DEFAULT)
+    messages = [prefix * offset + "1" * size + " x 12"
+                for offset in range(34) for size in (length - 1, length, length + 15, 3 * length) for prefix in "a é"]
+    index, table = engine.normalize_indexed(messages)
+    assert [table[i][0] for i in memoryview(index).cast("i")] == [re.sub(pattern, "<n>", m) for m in messages]

@@ -302,6 +302,51 @@ def test_masks_skipped_for_too_few_of_a_character_would_change_nothing(message):
             assert re.sub(step.pattern, _python_replacement(step.replacement), message) == message, step.name
 
 
+def _longest_run(members: bytes, text: str) -> int:
+    longest = run = 0
+    for char in text:
+        run = run + 1 if members[min(ord(char), 128)] else 0
+        longest = max(longest, run)
+    return longest
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(MESSAGES, st.lists(st.sampled_from(["a", "f", "0", "9", "g", "z", "x", "-", " ", "deadbeef", "7f3a",
+                                                     "é"]), max_size=30).map("".join)))
+@example(message="id deadbeef123 is 7f3a2b1")  # runs of 11 and 7
+@example(message="id deadbee is 7f3a2b")  # six: one short of hex's seven
+def test_masks_skipped_for_lacking_a_run_would_change_nothing(message):
+    """The compiled engine skips a mask when the text lacks a run of characters every match
+    holds (native.mandatory_run): right only if the mask would have left it as it is."""
+    import re
+
+    from skillsmith_assets.normalize.native import mandatory_run
+
+    for step in normalize_rules.STEPS:
+        run = isinstance(step, normalize_rules.Mask) and mandatory_run(step.pattern)
+        if run and _longest_run(run[0], message) < run[1]:
+            assert re.sub(step.pattern, _python_replacement(step.replacement), message) == message, step.name
+
+
+@pytest.mark.parametrize("pattern, members, n", [
+    ("(?<![A-Za-z0-9])[0-9A-Fa-f]{7,}(?![A-Za-z0-9_])", "0123456789ABCDEFabcdef", 7),
+    ("x([a-z]{3})[0-9]{2}", "abcdefghijklmnopqrstuvwxyz", 3),  # a group every match goes through
+    ("(?:[0-9]{5})?x", None, 0),  # optional
+    ("a|[0-9]{4}", None, 0),  # one alternative
+    ("(?i:[a-z]{5})", None, 0),  # case folded in a scoped group
+    ("x{1,}", None, 0),  # a run of one is what a guard says
+    ("[^ ]{3}", "".join(chr(c) for c in range(128) if c != 32), 3),
+])
+def test_mandatory_runs_are_what_every_match_holds(pattern, members, n):
+    from skillsmith_assets.normalize.native import mandatory_run
+
+    run = mandatory_run(pattern)
+    if members is None:
+        assert run is None
+    else:
+        assert "".join(chr(c) for c in range(128) if run[0][c]) == members and run[1] == n
+
+
 @pytest.mark.parametrize("pattern, counts", [
     ("a:b:c", ((ord(":"), 2),)),
     ("(?:x-){2,}", ((ord("-"), 2), (ord("x"), 2))),
