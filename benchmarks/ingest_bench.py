@@ -7,6 +7,10 @@ Ingest does more — parses and validates each JSON line, derives the event key,
 normalizes and fingerprints the messages, skips duplicates — and the ratio says what
 that costs.
 
+At the largest batch the complete rows are also copied into ``agent_errors`` stripped of
+its keys, indexes and triggers: plain storage, the most any design of the table could take
+on this server through one connection (one file loads in one transaction, so in one).
+
 A second reference is the COPY of the complete rows ingest stored (``norm_error``,
 ``kind``, ``fingerprint``, ``normalizer_version`` too, dumped from its table): rows
 with fingerprints cost the server more than the bare ones (the ``(fingerprint, ts)``
@@ -88,11 +92,30 @@ def _statements(handle, rows: int):
         yield "".join(lines)
 
 
+# What makes agent_errors plain storage: its keys, indexes and triggers go.
+STRIP = [
+    "SELECT 'ALTER TABLE agent_errors DROP CONSTRAINT ' || quote_ident(conname) FROM pg_constraint "
+    "WHERE conrelid = 'agent_errors'::regclass AND contype IN ('p', 'u')",
+    "SELECT 'DROP INDEX ' || quote_ident(indexname) FROM pg_indexes WHERE tablename = 'agent_errors'",
+]
+
+
+def _strip(conn) -> None:
+    with conn.cursor() as cur:
+        for query in STRIP:
+            cur.execute(query)
+            for (statement,) in cur.fetchall():
+                cur.execute(statement)
+        cur.execute("ALTER TABLE agent_errors DISABLE TRIGGER USER")
+    conn.commit()
+
+
 def copy_run(server: common.BenchServer, rows_path: Path, count: int, check: bool, now: datetime,
-             columns: str = BARE_COLUMNS, statement_rows: int | None = None) -> dict:
+             columns: str = BARE_COLUMNS, statement_rows: int | None = None, stripped: bool = False) -> dict:
     """COPY of rows_path into a fresh database: one statement, or one per ``statement_rows``
     rows (complete rows: the count triggers' aggregation grows faster than the rows of one
-    statement, so they go in statements of about ingest's chunk)."""
+    statement, so they go in statements of about ingest's chunk). ``stripped``: into
+    agent_errors without its keys, indexes and triggers, what no design of the table beats."""
     from skillsmith_assets.store.partitions import ensure_days
 
     target = server.fresh_database(DB)
@@ -101,6 +124,8 @@ def copy_run(server: common.BenchServer, rows_path: Path, count: int, check: boo
         # The day partitions ingest makes as it goes exist before the clock starts: the ceiling is the COPY alone.
         ensure_days(conn, [(now - timedelta(days=d)).date() for d in range(32)])
         conn.commit()
+        if stripped:
+            _strip(conn)
         start = time.perf_counter()
         with conn.cursor() as cur, open(rows_path, encoding="utf-8") as handle:
             if statement_rows is None:
@@ -109,11 +134,19 @@ def copy_run(server: common.BenchServer, rows_path: Path, count: int, check: boo
                 cur.copy_expert(f"COPY agent_errors ({columns}) FROM STDIN", io.StringIO(text), size=1 << 20)
         conn.commit()
         seconds = time.perf_counter() - start
+        with conn.cursor() as cur:  # what the rows went through: a stripped table has none of it
+            cur.execute("SELECT count(*) FROM pg_indexes WHERE tablename LIKE 'agent\\_errors%'")
+            indexes = cur.fetchone()[0]
+            cur.execute("SELECT count(*) FROM pg_trigger WHERE NOT tgisinternal AND tgenabled <> 'D' "
+                        "AND tgrelid IN (SELECT 'agent_errors'::regclass UNION ALL "
+                        "SELECT inhrelid FROM pg_inherits WHERE inhparent = 'agent_errors'::regclass)")
+            triggers = cur.fetchone()[0]
     finally:
         conn.close()
     rows, stored = _stored(target.url) if check else (None, None)
     server.drop(DB)
-    return {"events": count, "seconds": seconds, "eps": count / seconds, "rows": rows, "stored": stored}
+    return {"events": count, "seconds": seconds, "eps": count / seconds, "rows": rows, "stored": stored,
+            "indexes": indexes, "triggers": triggers}
 
 
 def run(server: common.BenchServer, events: int = 1_000_000, scales: tuple[int, ...] = (1, 3, 10), seed: int = 11,
@@ -138,7 +171,14 @@ def run(server: common.BenchServer, events: int = 1_000_000, scales: tuple[int, 
             common.log(f"ingest: COPY of the {size:,} complete rows ingest stored")
             complete = copy_run(server, complete_path, size, check, now, columns=COMPLETE_COLUMNS,
                                 statement_rows=COMPLETE_STATEMENT_ROWS)
+            stripped = None
+            if scale == top:
+                common.log(f"ingest: COPY of the {size:,} complete rows into agent_errors without keys, indexes "
+                           "or triggers")
+                stripped = copy_run(server, complete_path, size, check, now, columns=COMPLETE_COLUMNS,
+                                    statement_rows=COMPLETE_STATEMENT_ROWS, stripped=True)
             runs.append({"scale": scale, "events": size, "ingest": ingest, "copy": copy, "complete_copy": complete,
+                         "stripped_copy": stripped,
                          "share_of_copy": copy["seconds"] / ingest["seconds"],
                          "share_of_complete_copy": complete["seconds"] / ingest["seconds"],
                          "same_rows": None if not check else ingest["stored"] == copy["stored"],

@@ -74,6 +74,11 @@ def test_ingest_stores_what_a_bare_copy_stores(results):
         assert run["same_rows"] is True
         assert run["share_of_copy"] > 0 and run["ingest"]["peak_rss_mb"] > 0
         assert run["complete_copy"]["stored"] == run["ingest"]["stored"] and run["share_of_complete_copy"] > 0
+        assert run["complete_copy"]["indexes"] > 0 and run["complete_copy"]["triggers"] > 0
+    stripped = runs[-1]["stripped_copy"]  # the largest batch only: plain storage, the table's ceiling
+    assert all(run["stripped_copy"] is None for run in runs[:-1])
+    assert stripped["stored"] == runs[-1]["ingest"]["stored"] and stripped["eps"] > 0
+    assert stripped["indexes"] == stripped["triggers"] == 0
 
 
 def test_the_key_benchmark_fills_both_tables_alike(results):
