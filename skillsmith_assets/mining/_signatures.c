@@ -207,7 +207,6 @@ static Py_ssize_t index_in(PyObject *list, Py_ssize_t i, Py_ssize_t bound) {
     return v;
 }
 
-
 /* The number of a pair's component. A chunk's pairs share a few component objects: their
  * numbers are kept by address in `by_address` (the caller's list holds the objects), so the
  * components dict is read once per object, not once per pair. -1 on error. */
@@ -337,6 +336,9 @@ static int pair_hash(TableObject *t, PyObject *message, int component, PairHash 
         PyErr_SetString(PyExc_TypeError, "messages are str");
         return -1;
     }
+#if PY_VERSION_HEX < 0x030C0000
+    if (PyUnicode_READY(message) < 0) return -1;
+#endif
     size_t width = (size_t)PyUnicode_KIND(message), n = (size_t)PyUnicode_GET_LENGTH(message) * width;
     size_t need = n + 16;
     if (need > t->scratch_cap) {
