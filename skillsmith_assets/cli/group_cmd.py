@@ -1,6 +1,7 @@
 import gc
 import os
 import sys
+from bisect import bisect_left
 from contextlib import contextmanager
 
 import click
@@ -231,8 +232,10 @@ def _number_chunk(signatures, scanned, normalized, seen):
     _, pair_message, pair_component, pair_count, _, events, _ = scanned
     result_of, results = normalized.result()
     pair_sigs = signatures.number_pairs(result_of, results, pair_message, pair_component, pair_count, seen)
-    if events and seen is not None:  # result_of follows the messages normalized
-        result_of = {message: result_of[i] for i, message in enumerate(signatures.normalized_indices(seen))}
+    if events and seen is not None:  # result_of follows the messages normalized, in ascending order
+        normalized_messages, batch_result_of = signatures.normalized_indices(seen), result_of
+        result_of = {message: batch_result_of[bisect_left(normalized_messages, message)]
+                     for _, message, _, _ in events}
     numbers = signatures.numbers([(*results[result_of[message]], component or "")
                                   for _, message, component, _ in events])
     signatures.count(numbers)

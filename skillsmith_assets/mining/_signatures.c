@@ -361,10 +361,14 @@ static int pair_hash(TableObject *t, PyObject *message, int component, PairHash 
     return 0;
 }
 
-static PyObject *table_forget_pairs(TableObject *t, PyObject *Py_UNUSED(ignored)) {
+static void forget_pairs(TableObject *t) {
     seen_free(t->seen, t->seen ? t->seen_mask + 1 : 0), free(t->scratch);
     t->seen = NULL, t->scratch = NULL;
     t->seen_mask = t->seen_used = t->scratch_cap = 0;
+}
+
+static PyObject *table_forget_pairs(TableObject *t, PyObject *Py_UNUSED(ignored)) {
+    forget_pairs(t);
     Py_RETURN_NONE;
 }
 
@@ -460,6 +464,28 @@ static int *seen_positions(TableObject *t, PyObject *seen, Py_ssize_t pairs, Py_
     return position;
 }
 
+/* The signature of (result r, component c), numbered when new; `local` keeps a chunk's
+ * (result, component) pairs, so each is looked up in the table once. -1 on error. */
+static int pair_signature(TableObject *t, Map *local, Map *components, PyObject *results, Py_ssize_t r,
+                          PyObject *c) {
+    int component = component_number(t, components, c);
+    if (component < 0) return -1;
+    uint64_t key = ((uint64_t)r << 32 | (uint32_t)component) + 1;
+    size_t at = map_slot(local, key);
+    if (local->keys[at]) return (int)local->values[at];
+    PyObject *result = PyList_GET_ITEM(results, r);
+    if (!PyTuple_Check(result) || PyTuple_GET_SIZE(result) != 2) {
+        PyErr_SetString(PyExc_TypeError, "results are (norm_error, kind) tuples");
+        return -1;
+    }
+    int sig = signature_of(t, PyTuple_GET_ITEM(result, 0), PyTuple_GET_ITEM(result, 1), component);
+    if (sig >= 0 && map_put(local, at, key, sig) < 0) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    return sig;
+}
+
 static PyObject *table_number_pairs(TableObject *t, PyObject *args) {
     PyObject *result_of, *results, *pair_message, *pair_component, *pair_count, *seen = Py_None;
     if (!PyArg_ParseTuple(args, "O!O!O!O!O!|O:number_pairs", &PyList_Type, &result_of, &PyList_Type, &results,
@@ -492,43 +518,22 @@ static PyObject *table_number_pairs(TableObject *t, PyObject *args) {
     for (Py_ssize_t i = 0; i < n; i++) {
         Py_ssize_t m = index_in(pair_message, i, messages);
         if (m < 0) goto fail;
+        int sig;
         if (position && position[m] < 0) { /* a pair remembered from an earlier chunk */
-            int sig = hashes[i].sig;
+            sig = hashes[i].sig;
             if (sig < 0 || sig >= t->count) {
                 PyErr_SetString(PyExc_ValueError, "a pair unseen() did not name is not remembered");
                 goto fail;
             }
-            long long count = PyLong_AsLongLong(PyList_GET_ITEM(pair_count, i));
-            if (count == -1 && PyErr_Occurred()) goto fail;
-            t->weight[sig] += count;
-            sigs[i] = sig;
-            continue;
-        }
-        Py_ssize_t r = index_in(result_of, position ? position[m] : m, PyList_GET_SIZE(results));
-        if (r < 0) goto fail;
-        int component = component_number(t, &components, PyList_GET_ITEM(pair_component, i));
-        if (component < 0) goto fail;
-        uint64_t key = ((uint64_t)r << 32 | (uint32_t)component) + 1;
-        size_t at = map_slot(&local, key);
-        int sig;
-        if (local.keys[at]) {
-            sig = (int)local.values[at];
         } else {
-            PyObject *result = PyList_GET_ITEM(results, r);
-            if (!PyTuple_Check(result) || PyTuple_GET_SIZE(result) != 2) {
-                PyErr_SetString(PyExc_TypeError, "results are (norm_error, kind) tuples");
+            Py_ssize_t r = index_in(result_of, position ? position[m] : m, PyList_GET_SIZE(results));
+            if (r < 0 || (sig = pair_signature(t, &local, &components, results, r,
+                                               PyList_GET_ITEM(pair_component, i))) < 0)
                 goto fail;
-            }
-            sig = signature_of(t, PyTuple_GET_ITEM(result, 0), PyTuple_GET_ITEM(result, 1), component);
-            if (sig < 0) goto fail;
-            if (map_put(&local, at, key, sig) < 0) {
+            if (hashes && hashes[i].sig < 0 && seen_put(t, hashes[i], sig) < 0) {
                 PyErr_NoMemory();
                 goto fail;
             }
-        }
-        if (hashes && hashes[i].sig < 0 && seen_put(t, hashes[i], sig) < 0) {
-            PyErr_NoMemory();
-            goto fail;
         }
         long long count = PyLong_AsLongLong(PyList_GET_ITEM(pair_count, i));
         if (count == -1 && PyErr_Occurred()) goto fail;
@@ -1022,7 +1027,7 @@ static void table_dealloc(TableObject *t) {
             if (t->kept.keys[i]) Py_DECREF((PyObject *)t->kept.values[i]);
     map_free(&t->kept);
     map_free(&t->source_of_key);
-    seen_free(t->seen, t->seen ? t->seen_mask + 1 : 0), free(t->scratch);
+    forget_pairs(t);
     if (t->numbers && t->sources)
         for (Py_ssize_t i = 0; i < PyList_GET_SIZE(t->sources); i++) free(t->numbers[i].items);
     free(t->numbers), free(t->weight), free(t->source_of), free(t->local_of), free(t->pattern_of), free(t->digest);

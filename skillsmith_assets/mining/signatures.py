@@ -265,7 +265,7 @@ class CompiledSignatures:
 
     @staticmethod
     def normalized_indices(seen) -> array:
-        """The indices of the messages unseen() named, from its ``seen``."""
+        """The indices of the messages unseen() named, ascending, from its ``seen``."""
         return array("i", seen[0])
 
     def number_pairs(self, result_of, results, pair_message, pair_component, pair_count, seen=None) -> bytes:

@@ -683,7 +683,15 @@ static int has_run(const Engine *e, Work *w, Py_ssize_t n, int k, int min) {
     return longest >= min;
 }
 
-/* Whether a mask's guard and keywords allow a match (both are exact: a skipped mask cannot match). */
+/* Whether the text holds one of the step's keywords (in either case). */
+static int any_keyword(const Step *step, Work *w, Py_ssize_t len) {
+    for (int k = 0; k < step->nkeywords; k++) /* most keywords miss a character: that test is inline */
+        if (has_chars(w, &step->keywords[k], 1) && contains(w, len, &step->keywords[k], 1, step->narrow)) return 1;
+    return 0;
+}
+
+/* Whether a mask's least counts, guard, keywords and run allow a match (all exact: a skipped
+ * mask cannot match). */
 static int may_match(const Engine *e, const Step *step, Work *w, Py_ssize_t len) {
     if (!w->counted) {
         if (!ensure_bytes(w, len)) {
@@ -696,12 +704,8 @@ static int may_match(const Engine *e, const Step *step, Work *w, Py_ssize_t len)
     for (int i = 0; i < step->nleast; i++)
         if (w->counts[step->least_char[i]] < step->least_min[i]) return 0;
     if (step->guard.len && !contains(w, len, &step->guard, 0, step->narrow)) return 0;
-    if (step->digits && !any_digit(w)) return 0;
-    if (step->digits || !step->nkeywords) return step->run_class < 0 || has_run(e, w, len, step->run_class, step->run_min);
-    for (int k = 0; k < step->nkeywords; k++) /* most keywords miss a character: that test is inline */
-        if (has_chars(w, &step->keywords[k], 1) && contains(w, len, &step->keywords[k], 1, step->narrow))
-            return step->run_class < 0 || has_run(e, w, len, step->run_class, step->run_min);
-    return 0;
+    if (step->digits ? !any_digit(w) : step->nkeywords && !any_keyword(step, w, len)) return 0;
+    return step->run_class < 0 || has_run(e, w, len, step->run_class, step->run_min);
 }
 
 /* Normalize w->text[0:*n] in place (w->text may be swapped); mirrors normalize_error_message. */

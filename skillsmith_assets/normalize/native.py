@@ -470,7 +470,7 @@ def _least_node(op, arg, folded: bool) -> dict[str, int]:
         return _least(arg, folded)
     if op is sre.BRANCH:
         branches = [_least(branch, folded) for branch in arg[1]]
-        return {c: min(b.get(c, 0) for b in branches) for c in branches[0] if all(c in b for b in branches)}
+        return {c: min(b[c] for b in branches) for c in branches[0] if all(c in b for b in branches)}
     if op in (sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT):
         low, _, body = arg
         return {c: n * low for c, n in _least(body, folded).items()} if low else {}

@@ -450,3 +450,21 @@ def test_endings_made_in_bulk_are_added_fields_encoded(errors):
     for kind in ["KeyError", 'K"ind\u00e9']:
         assert added_fields_encoded(norms, kind, prints, patterns, errors) == [
             added_fields(n, kind, f, p).encode("utf-8", errors) for n, f, p in zip(norms, prints, patterns)]
+
+
+def test_slow_lines_among_messages_remembered_from_earlier_chunks(monkeypatch):
+    """Lines the scanner leaves to the json module (a duplicate key here) carry messages that
+    earlier chunks numbered, and new ones: in many small chunks they print what the
+    line-by-line path prints."""
+    monkeypatch.setenv("SKILLSMITH_CHUNK_BYTES", "700")
+    lines = []
+    for i in range(120):
+        message = f"KeyError: missing field f{i % 9} in order {i % 4}"
+        if i % 7 == 3:  # the json module reads it: the last "component" wins
+            lines.append('{"error": %s, "component": "x", "component": "c%d"}' % (json.dumps(message), i % 2))
+        else:
+            lines.append(json.dumps({"error": message, "component": f"c{i % 2}"}))
+        if i % 11 == 5:
+            lines.append(json.dumps({"error": f"ValueError: new text {i}", "component": None}) + '  ')
+    status, out, _ = assert_same_output(("\n".join(lines) + "\n").encode())
+    assert status == 0 and len(out.splitlines()) == len(lines)
