@@ -7,7 +7,11 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import subprocess
+import sys
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -46,6 +50,29 @@ def _tick(instance):
                             tags=request.tags)
     assert result.success
     return result
+
+
+def test_the_scheduled_job_runs_every_step_in_the_run_process(database, conn, instance, tmp_path):
+    """The code location's mining_job launched as a run worker launches it (its own process, the
+    instance's storage): every step runs in that process, none in a process of its own."""
+    _load(database, [_event(i, 1) for i in range(5)])
+    request = next(iter(mining.mining_every_6_hours.evaluate_tick(
+        dg.build_schedule_context(instance=instance, scheduled_execution_time=NOW)).run_requests))
+    home = tmp_path / "worker_home"
+    home.mkdir()
+    dagster = str(Path(sys.executable).with_name("dagster"))
+    done = subprocess.run([dagster, "job", "execute", "-m", "skillsmith_assets.definitions", "-j", "mining_job",
+                           "--tags", json.dumps(dict(request.tags))],
+                          env={**os.environ, "DAGSTER_HOME": str(home)}, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    with dg.DagsterInstance.from_config(str(home)) as worker:
+        (run,) = worker.get_runs()
+        assert run.status == dg.DagsterRunStatus.SUCCESS
+        records = worker.all_logs(run.run_id)
+    started = {r.step_key for r in records if r.dagster_event and r.dagster_event.event_type == dg.DagsterEventType.STEP_START}
+    assert {a.key.to_user_string() for a in mining.MINING_ASSETS} <= started
+    assert len({r.dagster_event.pid for r in records if r.dagster_event} - {None}) == 1
+    assert _counts(conn) == _recount(conn)
 
 
 def _counts(conn) -> dict:
