@@ -463,6 +463,13 @@ def test_production_dagster_yaml_stores_runs_in_postgres(pg_admin_url, database,
             # The run's dozen events went over the storages' kept connections (a few more where
             # threads overlapped), not a connection each (36 with `storage: postgres`).
             assert sessions_of(admin, name) - before <= 6
+            # A second run finds the storages' tables and columns known: its schema probes open
+            # no connection of their own.
+            before = sessions_of(admin, name)
+            again = dg.materialize([operations.skillsmith_metrics], instance=instance,
+                                   resources={"error_store": ErrorStore()})
+            assert again.success
+            assert sessions_of(admin, name) - before == 0
             failed = run_job(instance, "exploding_job")
             # With the production retry policy the failed run is marked for retry: no alert yet.
             assert instance.get_run_by_id(failed.run_id).tags.get("dagster/will_retry") == "true"
@@ -486,6 +493,22 @@ def test_production_dagster_yaml_stores_runs_in_postgres(pg_admin_url, database,
         with admin.cursor() as cur:
             cur.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         admin.close()
+
+
+def test_a_schema_probe_keeps_what_it_found_and_asks_again_for_what_it_did_not():
+    from skillsmith_assets.defs.instance_storage import remember_found
+
+    catalog, asked = {"asset_event_tags": False}, []
+
+    def has_table(name):
+        asked.append(name)
+        return catalog.get(name, False)
+
+    probe = remember_found(has_table)
+    assert probe("asset_event_tags") is False
+    catalog["asset_event_tags"] = True  # a migration adds the table while the process runs
+    assert probe("asset_event_tags") is True and probe("asset_event_tags") is True
+    assert asked == ["asset_event_tags", "asset_event_tags"]
 
 
 def sessions_of(admin, database: str) -> int:
