@@ -385,8 +385,9 @@ def table_sizes(conn) -> dict:
 
 
 # Each tick, recompute and backfill is timed this many times from the same starting state; the median
-# run is reported (a single run of a second-long step moved by a quarter between runs on this machine).
-REPEATS = 3
+# run is reported (a single run of a half-second tick moved by a third between runs on this machine,
+# and a median of three by a fifth between benchmark runs).
+REPEATS = 5
 
 
 def run(server: common.BenchServer, history: int = 10_000_000, tick_events: int | None = None,
