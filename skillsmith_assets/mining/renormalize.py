@@ -10,6 +10,7 @@ its counts are recounted from it.
 from __future__ import annotations
 
 import io
+import threading
 from datetime import date, datetime
 
 from skillsmith_assets.normalize.rules import RULES_VERSION
@@ -20,6 +21,8 @@ NORMALIZE_CHUNK = 50_000
 REWRITE_MIN_ROWS = 50_000
 # How long the swap may wait for other transactions on agent_errors before the day is updated in place.
 SWAP_LOCK_TIMEOUT = "20s"
+# One batch normalization at a time: it uses every core already, and days run side by side.
+_NORMALIZING = threading.Lock()
 # Rows to (re-)normalize: without a fingerprint, or made by an older rules version.
 _STALE = "(fingerprint IS NULL OR normalizer_version IS DISTINCT FROM %(version)s)"
 
@@ -45,7 +48,8 @@ def normalize_rows(conn, start: datetime, end: datetime) -> int:
         cur.execute("CREATE TEMP TABLE IF NOT EXISTS skillsmith_normalized "
                     "(id bigint, norm text, kind text, fp uuid) ON COMMIT DROP")
         while rows := source.fetchmany(NORMALIZE_CHUNK):
-            results = normalize_batch([row[1] for row in rows], [row[2] for row in rows])
+            with _NORMALIZING:
+                results = normalize_batch([row[1] for row in rows], [row[2] for row in rows])
             buffer = io.StringIO("".join(
                 f"{row[0]}\t{copy_text(r.norm_error)}\t{copy_text(r.kind)}\t{r.fingerprint}\n"
                 for row, r in zip(rows, results)
@@ -63,11 +67,12 @@ def normalize_rows(conn, start: datetime, end: datetime) -> int:
     return total
 
 
-def stale_rows(conn, start: datetime, end: datetime, limit: int) -> int:
+def stale_rows(conn, start: datetime, end: datetime, limit: int, table: str = "agent_errors") -> int:
     """Rows of [start, end) to (re-)normalize, up to ``limit``: the count stops there, so a
-    day that is rewritten anyway is not read whole just to count them."""
+    day that is rewritten anyway is not read whole just to count them. ``table``: agent_errors
+    or the day's own partition."""
     with conn.cursor() as cur:
-        cur.execute(f"""SELECT count(*) FROM (SELECT 1 FROM agent_errors WHERE ts >= %(start)s AND ts < %(end)s
+        cur.execute(f"""SELECT count(*) FROM (SELECT 1 FROM "{table}" WHERE ts >= %(start)s AND ts < %(end)s
                                                 AND {_STALE} LIMIT %(limit)s) s""",
                     {"start": start, "end": end, "version": RULES_VERSION, "limit": limit})
         return cur.fetchone()[0]
@@ -90,11 +95,14 @@ def normalize_day(conn, day: date) -> int:
     A rewrite leaves the replaced partition detached, for ``drop_replaced`` once committed.
     """
     start, end = day_bounds(day)
-    stale = stale_rows(conn, start, end, limit=REWRITE_MIN_ROWS)
+    # Counted in the day's own partition: a read through agent_errors would hold a lock that the
+    # swap of a day rewritten beside this one (DETACH, exclusive on agent_errors) waits for,
+    # while this day's own swap waits for that one: the two would deadlock.
+    part = day_partition(conn, day)
+    stale = stale_rows(conn, start, end, limit=REWRITE_MIN_ROWS, table=part or "agent_errors")
     if stale == 0:
         return 0
-    part = day_partition(conn, day) if stale >= REWRITE_MIN_ROWS else None
-    if part is not None:
+    if part is not None and stale >= REWRITE_MIN_ROWS:
         from psycopg2 import errors
 
         with conn.cursor() as cur:
@@ -133,7 +141,8 @@ def rewrite_partition(conn, part: str, day: date) -> int:
                           FROM "{part}" GROUP BY 1, 2, 3""", {"version": RULES_VERSION})
         cur.execute("SELECT DISTINCT error, component FROM skillsmith_day_groups")
         pairs = cur.fetchall()
-        results = normalize_batch([p[0] for p in pairs], [p[1] for p in pairs])
+        with _NORMALIZING:
+            results = normalize_batch([p[0] for p in pairs], [p[1] for p in pairs])
         cur.execute("CREATE TEMP TABLE skillsmith_day_map (error text, component text, has_component boolean, "
                     "norm text, kind text, fp uuid) ON COMMIT DROP")
         cur.copy_expert("COPY skillsmith_day_map FROM STDIN", io.StringIO("".join(

@@ -224,6 +224,27 @@ def test_a_rules_version_backfill_renormalizes_history_and_moves_the_counts(data
         assert cur.fetchall() == [("agent_errors_20200101_kept",)]
 
 
+def test_a_failing_day_fails_the_window_and_no_later_day_starts(database, monkeypatch):
+    """Days run two at a time, in order: when one fails, the one beside it ends and none after starts."""
+    from skillsmith_assets.mining import renormalize, steps
+
+    started = []
+    real = renormalize.normalize_day
+
+    def normalize_day(conn, day):
+        started.append(day)
+        if day == days[1]:
+            raise RuntimeError("the day's partition is gone")
+        return real(conn, day)
+
+    start = datetime(TODAY.year, TODAY.month, TODAY.day, tzinfo=timezone.utc) - timedelta(days=6)
+    days = steps.days_between(start, start + timedelta(days=6))
+    monkeypatch.setattr(renormalize, "normalize_day", normalize_day)
+    with pytest.raises(RuntimeError, match="partition is gone"):
+        steps.normalize_window(lambda: db.connection(database), start, start + timedelta(days=6))
+    assert days[:2] == sorted(started)[:2] and set(started) <= set(days[:3])
+
+
 def _count_rows(conn) -> list[tuple]:
     with conn.cursor() as cur:
         cur.execute("""SELECT day, fp::text, component, kind, norm_msg, hits, first_seen, last_seen, tags

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -348,6 +347,7 @@ def test_normalize_does_not_import_database_or_dagster():
 def test_sample_data_is_ranked_into_candidates(database, conn):
     from skillsmith_assets.mining import steps as mining, rollup
     from skillsmith_assets.intake.sample_data import generate_events
+    from skillsmith_assets.store import db
 
     now = datetime.now(timezone.utc)
     events = list(generate_events(2000, days=30, seed=3, now=now))
@@ -357,7 +357,7 @@ def test_sample_data_is_ranked_into_candidates(database, conn):
     for event in events[-600:]:  # the newest: the 7-day window
         ingest_error(event, conn=conn)
     conn.commit()
-    mining.normalize_window(lambda: contextlib.nullcontext(conn), now - timedelta(days=31), now + timedelta(days=1))
+    mining.normalize_window(lambda: db.connection(database), now - timedelta(days=31), now + timedelta(days=1))
     rollup.refresh_signatures(conn, now)
     rollup.refresh_candidates(conn, rollup.CandidateRules(min_hits=2, top_n=10))
     conn.commit()
