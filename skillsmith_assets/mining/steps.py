@@ -55,7 +55,7 @@ def load_raw(connection, start: datetime, end: datetime, inbox: Path | None, tod
 
 
 # Days re-normalized side by side: one day's index builds and commit overlap the next day's
-# reading and writing (1.2x to 1.28x for two 1M-row days rewritten at once, on two cores).
+# reading and writing (a 3-day backfill over 30M events 1.09x faster, on two cores).
 DAYS_IN_FLIGHT = 2
 
 
@@ -75,10 +75,11 @@ def normalize_window(connection, start: datetime, end: datetime,
     from concurrent.futures import ThreadPoolExecutor
 
     upcoming = iter(days_between(start, end))
+    width = max(1, in_flight)
     normalized = touched = 0
     with renormalize.ReplacedDrops(connection) as drops, \
-            ThreadPoolExecutor(max_workers=max(1, in_flight), thread_name_prefix="skillsmith-day") as pool:
-        running = deque(pool.submit(_normalize_day, connection, day) for day in islice(upcoming, max(1, in_flight)))
+            ThreadPoolExecutor(max_workers=width, thread_name_prefix="skillsmith-day") as pool:
+        running = deque(pool.submit(_normalize_day, connection, day) for day in islice(upcoming, width))
         while running:
             rows, counts, replaced = running.popleft().result()
             normalized += rows
