@@ -21,7 +21,9 @@ fingerprint), refreshed, which reads the whole window every time; beside it the 
 without the tags.
 
 Scaling: the history grows 1×, 3×, 10× (the new events stay the same); the tick
-should stay nearly flat while the refresh grows with the window. The incremental
+should stay nearly flat while the refresh grows with the window. Each history is a
+database of its own, and the ticks take turns over them (1×, 3×, 10×, then again), so a
+slow phase of the machine weighs on every size alike instead of on the size it came in. The incremental
 result is checked against the full recompute: every fingerprint's 30-day hits and tags in
 ``error_signatures`` equal the view's.
 
@@ -405,47 +407,51 @@ def run(server: common.BenchServer, history: int = 10_000_000, tick_events: int 
     first_day = today - timedelta(days=29)  # the oldest day inside both 30-day windows
     history_start = datetime(first_day.year, first_day.month, first_day.day, tzinfo=timezone.utc) + timedelta(minutes=1)
     days = [first_day + timedelta(days=i) for i in range(30)]
-    target = server.fresh_database(DB)
     dagster_storage = server.fresh_database(DAGSTER_DB, schema=False)
-    conn = common.connect(target.url)
     scratch = Path(tempfile.mkdtemp(prefix="skillsmith-bench-mining-", dir=workdir))
+    histories: dict[int, dict] = {}  # scale -> its database, connection, size and setup laps
     runs = []
     try:
         common.log(f"mining: {fingerprints:,} message variants")
         rows = variants(fingerprints, seed, now)
-        slots = load_variants(conn, rows)
         common.log(f"mining: {tick_events:,} new events in the last 6 hours")
         new_rows = new_event_rows(tick_events, seed, now, timedelta(hours=6))
-        loaded = 0
         for scale in sorted(scales):
+            # each history in a database of its own, so the ticks over them can alternate
             size = history * scale // top
-            watch = common.Stopwatch()
-            common.log(f"mining: history to {size:,} events ({scale}x)")
-            with watch("history"):
-                add_history(conn, loaded + 1, size, history_start, tick_start, slots)
-            loaded = size
-            ticks = []
-            for attempt in range(repeats):
-                with watch("daily counts"):
-                    before_the_tick(conn, tick_start, days, new_rows)
+            target = server.fresh_database(f"{DB}_{scale}")
+            h = histories[scale] = {"target": target, "conn": common.connect(target.url), "size": size,
+                                    "watch": common.Stopwatch(), "ticks": []}
+            common.log(f"mining: history of {size:,} events ({scale}x)")
+            with h["watch"]("history"):
+                add_history(h["conn"], 1, size, history_start, tick_start, load_variants(h["conn"], rows))
+        for attempt in range(repeats):
+            # one tick over each history in turn: what the machine does meanwhile weighs on every size alike
+            for scale in sorted(scales):
+                h = histories[scale]
+                with h["watch"]("daily counts"):
+                    before_the_tick(h["conn"], tick_start, days, new_rows)
                 project = scratch / f"project_{scale}_{attempt}"  # no proposal written yet, each time
                 (project / "skills" / "proposed").mkdir(parents=True, exist_ok=True)
-                common.log(f"mining: 6-hourly tick over {size:,} events of history ({attempt + 1} of {repeats})")
-                tick, _, rss = common.in_child(tick_child, target.url, str(project),
+                common.log(f"mining: 6-hourly tick over {h['size']:,} events of history ({attempt + 1} of {repeats})")
+                tick, _, rss = common.in_child(tick_child, h["target"].url, str(project),
                                                (str(scratch / f"dagster_{scale}"), dagster_storage.url),
                                                now.isoformat())
                 tick["peak_rss_mb"] = rss
                 tick["proposals"] = len(list((project / "skills" / "proposed").glob("*.yaml")))
-                ticks.append(tick)
+                h["ticks"].append(tick)
                 common.log(f"mining: tick {tick['seconds']:.2f} s")
+        for scale in sorted(scales):
+            h = histories[scale]
+            conn, ticks = h["conn"], h["ticks"]
             tick = common.median(ticks, key=lambda t: t["seconds"])
-            common.log("mining: refreshing the full recompute's materialized views")
+            common.log(f"mining: refreshing the full recompute's materialized views ({scale}x)")
             refresh = common.median([refresh_view(conn, "bench_seed_signatures", SEED_VIEW) for _ in range(repeats)])
             refresh_counts = common.median([refresh_view(conn, "bench_seed_counts", COUNTS_VIEW) for _ in range(repeats)])
             check = compare_with_seed_view(conn)
             proposals = tick["proposals"]
             rss = max(t["peak_rss_mb"] for t in ticks)
-            runs.append({"scale": scale, "history": size, "tick_events": tick_events, "tick": tick,
+            runs.append({"scale": scale, "history": h["size"], "tick_events": tick_events, "tick": tick,
                          "tick_seconds_each": [t["seconds"] for t in ticks],
                          "tick_fingerprints_each": [t["metadata"]["normalized_errors"]["fingerprints"] for t in ticks],
                          "tick_peak_rss_mb": rss, "refresh_seconds": refresh,
@@ -453,7 +459,7 @@ def run(server: common.BenchServer, history: int = 10_000_000, tick_events: int 
                          "speedup_counts": refresh_counts / tick["seconds"],
                          "steps_seconds": sum(tick["steps"].values()),
                          "speedup_steps": refresh / max(sum(tick["steps"].values()), 1e-9),
-                         "check": check, "proposals": proposals, "setup": watch.laps, **table_sizes(conn),
+                         "check": check, "proposals": proposals, "setup": h["watch"].laps, **table_sizes(conn),
                          "fully_indexed": partitions_fully_indexed(conn)})
             common.log(f"mining: refresh {refresh:.1f} s; check {json.dumps(check)}")
             if scale == min(scales):
@@ -461,15 +467,20 @@ def run(server: common.BenchServer, history: int = 10_000_000, tick_events: int 
                 before_the_tick(conn, tick_start, days, new_rows)
                 stock_project = scratch / "project_stock"  # no proposal written yet, as for the first tick
                 (stock_project / "skills" / "proposed").mkdir(parents=True, exist_ok=True)
-                stock, _, _ = common.in_child(tick_child, target.url, str(stock_project),
+                stock, _, _ = common.in_child(tick_child, h["target"].url, str(stock_project),
                                               (str(scratch / "dagster_stock"), dagster_storage.url, True),
                                               now.isoformat())
                 runs[-1]["stock_storage_tick"] = stock
+            if scale != top:  # the backfill needs the largest alone: the smaller ones' disk goes back now
+                conn.close()
+                server.drop(f"{DB}_{scale}")
+        largest = histories[top]
+        conn, url = largest["conn"], largest["target"].url
         backfills = []
         for attempt in range(repeats):
             common.log(f"mining: rules-version backfill over {BACKFILL_DAYS} days of the largest history "
                        f"({attempt + 1} of {repeats})")
-            backfills.append(rules_backfill(conn, target.url, (str(scratch / "dagster_backfill"), dagster_storage.url),
+            backfills.append(rules_backfill(conn, url, (str(scratch / "dagster_backfill"), dagster_storage.url),
                                             days[-BACKFILL_DAYS - 1:-1]))
             common.log(f"mining: backfill {backfills[-1]['rows']:,} rows in {backfills[-1]['seconds']:.1f} s")
         backfill = common.median(backfills, key=lambda b: b["seconds"])
@@ -477,8 +488,9 @@ def run(server: common.BenchServer, history: int = 10_000_000, tick_events: int 
         backfill["rows_per_second_each"] = [b["rows_per_second"] for b in backfills]
         backfill["normalized_each"] = [b["normalized"] for b in backfills]
     finally:
-        conn.close()
-        server.drop(DB)
+        for scale, h in histories.items():
+            h["conn"].close()
+            server.drop(f"{DB}_{scale}")
         server.drop(DAGSTER_DB)
         shutil.rmtree(scratch, ignore_errors=True)
     base = runs[0]["tick"]["seconds"]
