@@ -9,7 +9,9 @@ that costs.
 
 At the largest batch the complete rows are also copied into ``agent_errors`` stripped of
 its keys, indexes and triggers: plain storage, the most any design of the table could take
-on this server through one connection (one file loads in one transaction, so in one).
+on this server through one connection (one file loads in one transaction, so in one). Both
+COPYs of the complete rows are then repeated through two connections, each its own
+transaction: what giving up a file's single transaction could buy.
 
 A second reference is the COPY of the complete rows ingest stored (``norm_error``,
 ``kind``, ``fingerprint``, ``normalizer_version`` too, dumped from its table): rows
@@ -31,9 +33,12 @@ import io
 import itertools
 import sys
 import tempfile
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Iterator
 
 from . import common
 
@@ -41,6 +46,7 @@ DB = "skillsmith_bench_ingest"
 BARE_COLUMNS = "ts, error, component, tags, event_key"
 COMPLETE_COLUMNS = BARE_COLUMNS + ", norm_error, kind, fingerprint, normalizer_version"
 COMPLETE_STATEMENT_ROWS = 15_000  # about what one chunk of ingest (4 MiB of JSON lines) holds
+PARALLEL_CONNECTIONS = 2  # the machine's cores: what a load split across transactions could use here
 
 
 def _stored(url: str) -> tuple[int, str]:
@@ -110,16 +116,40 @@ def _strip(conn) -> None:
     conn.commit()
 
 
+def _copy_in_parallel(conns, statements: Iterator[str], columns: str) -> None:
+    """The statements shared out among the connections as each is free, each connection in one
+    transaction of its own."""
+    lock = threading.Lock()
+
+    def load(conn) -> None:
+        with conn.cursor() as cur:
+            while True:
+                with lock:
+                    text = next(statements, None)
+                if text is None:
+                    break
+                cur.copy_expert(f"COPY agent_errors ({columns}) FROM STDIN", io.StringIO(text), size=1 << 20)
+        conn.commit()
+
+    with ThreadPoolExecutor(len(conns)) as pool:
+        for done in [pool.submit(load, conn) for conn in conns]:
+            done.result()
+
+
 def copy_run(server: common.BenchServer, rows_path: Path, count: int, check: bool, now: datetime,
-             columns: str = BARE_COLUMNS, statement_rows: int | None = None, stripped: bool = False) -> dict:
+             columns: str = BARE_COLUMNS, statement_rows: int | None = None, stripped: bool = False,
+             connections: int = 1) -> dict:
     """COPY of rows_path into a fresh database: one statement, or one per ``statement_rows``
     rows (complete rows: the count triggers' aggregation grows faster than the rows of one
     statement, so they go in statements of about ingest's chunk). ``stripped``: into
-    agent_errors without its keys, indexes and triggers, what no design of the table beats."""
+    agent_errors without its keys, indexes and triggers, what no design of the table beats.
+    ``connections`` > 1: the statements shared out among that many connections, each its own
+    transaction (what loading one file in one transaction rules out)."""
     from skillsmith_assets.store.partitions import ensure_days
 
     target = server.fresh_database(DB)
     conn = common.connect(target.url)
+    others = [common.connect(target.url) for _ in range(connections - 1)]
     try:
         # The day partitions ingest makes as it goes exist before the clock starts: the ceiling is the COPY alone.
         ensure_days(conn, [(now - timedelta(days=d)).date() for d in range(32)])
@@ -127,12 +157,13 @@ def copy_run(server: common.BenchServer, rows_path: Path, count: int, check: boo
         if stripped:
             _strip(conn)
         start = time.perf_counter()
-        with conn.cursor() as cur, open(rows_path, encoding="utf-8") as handle:
+        with open(rows_path, encoding="utf-8") as handle:
             if statement_rows is None:
-                cur.copy_expert(f"COPY agent_errors ({columns}) FROM STDIN", handle, size=1 << 20)
-            for text in _statements(handle, statement_rows) if statement_rows else ():
-                cur.copy_expert(f"COPY agent_errors ({columns}) FROM STDIN", io.StringIO(text), size=1 << 20)
-        conn.commit()
+                with conn.cursor() as cur:
+                    cur.copy_expert(f"COPY agent_errors ({columns}) FROM STDIN", handle, size=1 << 20)
+                conn.commit()
+            else:
+                _copy_in_parallel([conn, *others], _statements(handle, statement_rows), columns)
         seconds = time.perf_counter() - start
         with conn.cursor() as cur:  # what the rows went through: a stripped table has none of it
             cur.execute("SELECT count(*) FROM pg_indexes WHERE tablename LIKE 'agent\\_errors%'")
@@ -142,11 +173,12 @@ def copy_run(server: common.BenchServer, rows_path: Path, count: int, check: boo
                         "SELECT inhrelid FROM pg_inherits WHERE inhparent = 'agent_errors'::regclass)")
             triggers = cur.fetchone()[0]
     finally:
-        conn.close()
+        for each in (conn, *others):
+            each.close()
     rows, stored = _stored(target.url) if check else (None, None)
     server.drop(DB)
     return {"events": count, "seconds": seconds, "eps": count / seconds, "rows": rows, "stored": stored,
-            "indexes": indexes, "triggers": triggers}
+            "indexes": indexes, "triggers": triggers, "connections": connections}
 
 
 def run(server: common.BenchServer, events: int = 1_000_000, scales: tuple[int, ...] = (1, 3, 10), seed: int = 11,
@@ -171,14 +203,22 @@ def run(server: common.BenchServer, events: int = 1_000_000, scales: tuple[int, 
             common.log(f"ingest: COPY of the {size:,} complete rows ingest stored")
             complete = copy_run(server, complete_path, size, check, now, columns=COMPLETE_COLUMNS,
                                 statement_rows=COMPLETE_STATEMENT_ROWS)
-            stripped = None
+            stripped = parallel = stripped_parallel = None
             if scale == top:
                 common.log(f"ingest: COPY of the {size:,} complete rows into agent_errors without keys, indexes "
                            "or triggers")
                 stripped = copy_run(server, complete_path, size, check, now, columns=COMPLETE_COLUMNS,
                                     statement_rows=COMPLETE_STATEMENT_ROWS, stripped=True)
+                common.log(f"ingest: the same two COPYs of the {size:,} complete rows through "
+                           f"{PARALLEL_CONNECTIONS} connections")
+                parallel = copy_run(server, complete_path, size, check, now, columns=COMPLETE_COLUMNS,
+                                    statement_rows=COMPLETE_STATEMENT_ROWS, connections=PARALLEL_CONNECTIONS)
+                stripped_parallel = copy_run(server, complete_path, size, check, now, columns=COMPLETE_COLUMNS,
+                                             statement_rows=COMPLETE_STATEMENT_ROWS, stripped=True,
+                                             connections=PARALLEL_CONNECTIONS)
             runs.append({"scale": scale, "events": size, "ingest": ingest, "copy": copy, "complete_copy": complete,
-                         "stripped_copy": stripped,
+                         "stripped_copy": stripped, "parallel_copy": parallel,
+                         "stripped_parallel_copy": stripped_parallel,
                          "share_of_copy": copy["seconds"] / ingest["seconds"],
                          "share_of_complete_copy": complete["seconds"] / ingest["seconds"],
                          "same_rows": None if not check else ingest["stored"] == copy["stored"],

@@ -79,6 +79,11 @@ def test_ingest_stores_what_a_bare_copy_stores(results):
     assert all(run["stripped_copy"] is None for run in runs[:-1])
     assert stripped["stored"] == runs[-1]["ingest"]["stored"] and stripped["eps"] > 0
     assert stripped["indexes"] == stripped["triggers"] == 0
+    # the same two COPYs through two connections, each its own transaction: every row once
+    parallel, stripped_parallel = runs[-1]["parallel_copy"], runs[-1]["stripped_parallel_copy"]
+    assert parallel["connections"] == stripped_parallel["connections"] == 2
+    assert parallel["stored"] == stripped_parallel["stored"] == runs[-1]["ingest"]["stored"]
+    assert parallel["indexes"] > 0 and stripped_parallel["indexes"] == 0
 
 
 def test_the_key_benchmark_fills_both_tables_alike(results):
