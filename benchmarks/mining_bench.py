@@ -399,6 +399,8 @@ def run(server: common.BenchServer, history: int = 10_000_000, tick_events: int 
 
     ``tick_events`` defaults to six hours at the largest history's rate.
     """
+    from skillsmith_assets.mining import steps
+
     top = max(scales)
     tick_events = tick_events or max(1, history // 120)
     now = datetime.now(timezone.utc).replace(microsecond=0)
@@ -485,6 +487,7 @@ def run(server: common.BenchServer, history: int = 10_000_000, tick_events: int 
             common.log(f"mining: backfill {backfills[-1]['rows']:,} rows in {backfills[-1]['seconds']:.1f} s")
         backfill = common.median(backfills, key=lambda b: b["seconds"])
         backfill["repeats"] = repeats
+        backfill["days_in_flight"] = steps.DAYS_IN_FLIGHT
         backfill["rows_per_second_each"] = [b["rows_per_second"] for b in backfills]
         backfill["normalized_each"] = [b["normalized"] for b in backfills]
     finally:
