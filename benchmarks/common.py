@@ -220,7 +220,16 @@ def write_copy_rows(events: EventColumns, path: Path, limit: int | None = None) 
 # --- timing and memory ------------------------------------------------------------------------
 
 def peak_rss_mb() -> float:
-    """This process's peak resident set size so far, in MiB (Linux reports KiB)."""
+    """This process's peak resident set size so far, in MiB: the high-water mark of its own
+    memory (Linux's VmHWM). Not getrusage's ru_maxrss, which keeps across exec the peak of the
+    process before it: a child spawned from a large benchmark process reported the parent's size."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024  # in kB
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 

@@ -131,3 +131,16 @@ def test_report_renders_tables_targets_and_plot(results, tmp_path):
     assert len(suite.targets(results)) == 11
     assert suite.plot(results, tmp_path / "benchmarks.png")
     assert (tmp_path / "benchmarks.png").stat().st_size > 10_000
+
+
+def _nothing() -> None:
+    return None
+
+
+def test_a_child_reports_its_own_peak_memory_not_its_parents():
+    ballast = bytearray(400 << 20)  # the parent's memory, touched page by page so it is resident
+    for at in range(0, len(ballast), 4096):
+        ballast[at] = 1
+    _, _, child_mb = common.in_child(_nothing)
+    assert common.peak_rss_mb() >= 400
+    assert child_mb < 200  # a fresh interpreter that does nothing
