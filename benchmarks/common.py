@@ -417,6 +417,11 @@ def fmt_ratio(value) -> str:
     return "—" if value is None else f"{value:.2f}×" if value < 10 else f"{value:.1f}×"
 
 
+def fmt_commands(command: str) -> str:
+    """The commands a page came from ("A and B", as results record them), each as code."""
+    return " and ".join(f"`{part}`" for part in command.split(" and "))
+
+
 def markdown_table(headers: list[str], rows: Iterable[list]) -> str:
     lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]

@@ -139,8 +139,7 @@ def memory_table(rows: list[dict]) -> str:
 
 def markdown(g: dict, command: str) -> str:
     """The "Measured" section of docs/grouping.md."""
-    runs = " and ".join(f"`{part}`" for part in command.split(" and "))
-    lines = [f"Every figure below comes from {runs} (the grouping part: `benchmarks/grouping_bench.py`); "
+    lines = [f"Every figure below comes from {common.fmt_commands(command)} (the grouping part: `benchmarks/grouping_bench.py`); "
              "each table names the module that makes it, which also runs alone.",
              "", common.markdown_table(["target", "wanted", "measured", ""], targets(g)), ""]
     h = g.get("holdout")
