@@ -473,11 +473,7 @@ def run(server: common.BenchServer, history: int = 10_000_000, tick_events: int 
                                               (str(scratch / "dagster_stock"), dagster_storage.url, True),
                                               now.isoformat())
                 runs[-1]["stock_storage_tick"] = stock
-            if scale != top:  # the backfill needs the largest alone: the smaller ones' disk goes back now
-                conn.close()
-                server.drop(f"{DB}_{scale}")
-        largest = histories[top]
-        conn, url = largest["conn"], largest["target"].url
+        conn, url = histories[top]["conn"], histories[top]["target"].url
         backfills = []
         for attempt in range(repeats):
             common.log(f"mining: rules-version backfill over {BACKFILL_DAYS} days of the largest history "
